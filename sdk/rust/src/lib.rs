@@ -1,0 +1,2 @@
+//! waitressd-sdk (being written)
+pub mod sys;

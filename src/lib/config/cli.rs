@@ -1,0 +1,219 @@
+//! The command line, spelled exactly as `waitress-serve` spells it.
+//!
+//! This is the raw, unvalidated form (ripgrep's "low-level args"): clap parses types,
+//! `Config::from_cli` checks ranges and relations. No I/O happens here.
+use clap::{ArgAction, Parser};
+use std::path::PathBuf;
+
+#[derive(Parser, Debug, Clone)]
+#[command(
+    name = "waitressd",
+    version,
+    about = "An HTTP/1.x application server for native apps (app.so), with Waitress's settings",
+    after_help = "Every setting keeps its waitress-serve name and default. See README.md."
+)]
+pub struct Cli {
+    /// Path of the application shared library (app.so).
+    #[arg(value_name = "APP")]
+    pub app: PathBuf,
+
+    // ----- Listening -----
+    /// Hostname or IP address to listen on (used with --port when no --listen is given).
+    #[arg(long, value_name = "ADDR", help_heading = "Listening")]
+    pub host: Option<String>,
+    /// TCP port to listen on (0 = any free port).
+    #[arg(long, value_name = "PORT", help_heading = "Listening")]
+    pub port: Option<u16>,
+    /// Listen on HOST:PORT; repeatable. "*:8080" binds IPv4 and IPv6, "[::1]:8080" IPv6.
+    #[arg(long, value_name = "HOST:PORT", action = ArgAction::Append, help_heading = "Listening")]
+    pub listen: Vec<String>,
+    /// Backlog of the listening sockets.
+    #[arg(
+        long,
+        value_name = "INT",
+        allow_negative_numbers = true,
+        default_value_t = 1024,
+        help_heading = "Listening"
+    )]
+    pub backlog: i32,
+
+    // ----- Workers -----
+    /// Number of app threads in each worker.
+    #[arg(
+        long,
+        value_name = "INT",
+        allow_negative_numbers = true,
+        default_value_t = 4,
+        help_heading = "Workers"
+    )]
+    pub threads: usize,
+
+    // ----- HTTP limits and buffers -----
+    /// Bytes read from a socket in one recv.
+    #[arg(
+        long,
+        value_name = "INT",
+        allow_negative_numbers = true,
+        default_value_t = 8192,
+        help_heading = "HTTP limits"
+    )]
+    pub recv_bytes: usize,
+    /// Deprecated in Waitress; accepted and ignored.
+    #[arg(
+        long,
+        value_name = "INT",
+        allow_negative_numbers = true,
+        help_heading = "HTTP limits"
+    )]
+    pub send_bytes: Option<usize>,
+    /// Request bodies larger than this spill from memory to a temp file.
+    #[arg(
+        long,
+        value_name = "INT",
+        allow_negative_numbers = true,
+        default_value_t = 524_288,
+        help_heading = "HTTP limits"
+    )]
+    pub inbuf_overflow: u64,
+    /// Pending response output larger than this spills to a temp file.
+    #[arg(
+        long,
+        value_name = "INT",
+        allow_negative_numbers = true,
+        default_value_t = 1_048_576,
+        help_heading = "HTTP limits"
+    )]
+    pub outbuf_overflow: u64,
+    /// An app write blocks while this much output is queued for its connection.
+    #[arg(
+        long,
+        value_name = "INT",
+        allow_negative_numbers = true,
+        default_value_t = 16_777_216,
+        help_heading = "HTTP limits"
+    )]
+    pub outbuf_high_watermark: u64,
+    /// Stop accepting new connections above this many open ones.
+    #[arg(
+        long,
+        value_name = "INT",
+        allow_negative_numbers = true,
+        default_value_t = 100,
+        help_heading = "HTTP limits"
+    )]
+    pub connection_limit: usize,
+    /// Seconds between checks for inactive connections.
+    #[arg(
+        long,
+        value_name = "SECS",
+        allow_negative_numbers = true,
+        default_value_t = 30,
+        help_heading = "HTTP limits"
+    )]
+    pub cleanup_interval: u64,
+    /// Seconds of inactivity after which a connection is closed.
+    #[arg(
+        long,
+        value_name = "SECS",
+        allow_negative_numbers = true,
+        default_value_t = 120,
+        help_heading = "HTTP limits"
+    )]
+    pub channel_timeout: u64,
+    /// Largest request head (request line + headers) in bytes; larger gets 431.
+    #[arg(
+        long,
+        value_name = "INT",
+        allow_negative_numbers = true,
+        default_value_t = 262_144,
+        help_heading = "HTTP limits"
+    )]
+    pub max_request_header_size: usize,
+    /// Largest request body in bytes; larger gets 413.
+    #[arg(
+        long,
+        value_name = "INT",
+        allow_negative_numbers = true,
+        default_value_t = 1_073_741_824,
+        help_heading = "HTTP limits"
+    )]
+    pub max_request_body_size: u64,
+    /// Requests read ahead on a connection while one is being served.
+    #[arg(
+        long,
+        value_name = "INT",
+        allow_negative_numbers = true,
+        default_value_t = 0,
+        help_heading = "HTTP limits"
+    )]
+    pub channel_request_lookahead: usize,
+
+    // ----- Request environment -----
+    /// Default wsgi.url_scheme ("http" or "https").
+    #[arg(
+        long,
+        value_name = "SCHEME",
+        default_value = "http",
+        help_heading = "Request environment"
+    )]
+    pub url_scheme: String,
+    /// Mount point: stripped from PATH_INFO and put in SCRIPT_NAME.
+    #[arg(
+        long,
+        value_name = "PREFIX",
+        default_value = "",
+        help_heading = "Request environment"
+    )]
+    pub url_prefix: String,
+    /// The value of the Server header ("" = none).
+    #[arg(
+        long,
+        value_name = "STR",
+        default_value = "waitress",
+        help_heading = "Request environment"
+    )]
+    pub ident: String,
+    /// SERVER_NAME for requests without a Host header.
+    #[arg(
+        long,
+        value_name = "NAME",
+        default_value = "waitress.invalid",
+        help_heading = "Request environment"
+    )]
+    pub server_name: String,
+    /// Show the app's error detail in 500 responses.
+    #[arg(
+        long,
+        overrides_with = "no_expose_tracebacks",
+        help_heading = "Request environment"
+    )]
+    pub expose_tracebacks: bool,
+    /// Never show the app's error detail in 500 responses (default).
+    #[arg(long, help_heading = "Request environment")]
+    pub no_expose_tracebacks: bool,
+
+    // ----- Logging -----
+    /// Log socket errors (resets, broken pipes) at warning level.
+    #[arg(
+        long,
+        overrides_with = "no_log_socket_errors",
+        help_heading = "Logging"
+    )]
+    pub log_socket_errors: bool,
+    /// Log socket errors at debug level only.
+    #[arg(long, help_heading = "Logging")]
+    pub no_log_socket_errors: bool,
+    /// Log level: error, warn, info, debug, trace (RUST_LOG overrides per module).
+    #[arg(
+        long,
+        value_name = "LEVEL",
+        default_value = "info",
+        help_heading = "Logging"
+    )]
+    pub log_level: String,
+
+    // ----- App -----
+    /// An option passed to the app's init, KEY=VALUE; repeatable.
+    #[arg(long, value_name = "KEY=VALUE", action = ArgAction::Append, help_heading = "App")]
+    pub app_opt: Vec<String>,
+}

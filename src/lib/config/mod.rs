@@ -1,0 +1,258 @@
+//! `Config`: the validated, typed settings every layer reads (ripgrep's "high-level
+//! args"). Built once from the command line; names and defaults are Waitress's
+//! (`waitress/adjustments.py`). A bad value is a `ConfigError` whose one line names
+//! the setting and the value; the binary prints it and exits with code 2.
+pub mod cli;
+pub mod listen;
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+pub use cli::Cli;
+
+/// A bad setting: one line naming it and the value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    pub setting: String,
+    pub value: String,
+    pub why: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "invalid value '{}' for '--{}': {}",
+            self.value, self.setting, self.why
+        )
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+fn bad(setting: &str, value: impl fmt::Display, why: impl Into<String>) -> ConfigError {
+    ConfigError {
+        setting: setting.to_string(),
+        value: value.to_string(),
+        why: why.into(),
+    }
+}
+
+/// Every setting, validated.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub app: PathBuf,
+    pub app_opts: Vec<(String, String)>,
+    /// Addresses to bind, in order, each with the spelling the operator used.
+    pub listen: Vec<SocketAddr>,
+    pub backlog: i32,
+    pub threads: usize,
+    pub recv_bytes: usize,
+    pub inbuf_overflow: u64,
+    pub outbuf_overflow: u64,
+    pub outbuf_high_watermark: u64,
+    pub connection_limit: usize,
+    pub cleanup_interval_secs: u64,
+    pub channel_timeout_secs: u64,
+    pub max_request_header_size: usize,
+    pub max_request_body_size: u64,
+    pub channel_request_lookahead: usize,
+    pub url_scheme: String,
+    pub url_prefix: String,
+    pub ident: String,
+    pub server_name: String,
+    pub expose_tracebacks: bool,
+    pub log_socket_errors: bool,
+    pub log_level: log::LevelFilter,
+}
+
+impl Config {
+    /// Validate a parsed command line.
+    pub fn from_cli(cli: Cli) -> Result<Config, ConfigError> {
+        let listen = listen_addrs(&cli)?;
+        at_least("threads", cli.threads as u64, 1)?;
+        at_least("connection-limit", cli.connection_limit as u64, 1)?;
+        at_least("recv-bytes", cli.recv_bytes as u64, 1)?;
+        at_least("cleanup-interval", cli.cleanup_interval, 1)?;
+        at_least("channel-timeout", cli.channel_timeout, 1)?;
+        at_least(
+            "max-request-header-size",
+            cli.max_request_header_size as u64,
+            1,
+        )?;
+        at_least("outbuf-high-watermark", cli.outbuf_high_watermark, 1)?;
+        at_least("backlog", cli.backlog.max(0) as u64, 1)?;
+        if cli.threads > 1024 {
+            return Err(bad("threads", cli.threads, "must be at most 1024"));
+        }
+        if cli.send_bytes.is_some() {
+            log::warn!("--send-bytes is deprecated in Waitress and has no effect here");
+        }
+        let url_scheme = cli.url_scheme.to_ascii_lowercase();
+        if url_scheme != "http" && url_scheme != "https" {
+            return Err(bad("url-scheme", &cli.url_scheme, "must be http or https"));
+        }
+        let url_prefix = normalize_url_prefix(&cli.url_prefix)?;
+        if !is_printable_ascii(&cli.ident) {
+            return Err(bad("ident", &cli.ident, "must be printable ASCII"));
+        }
+        if cli.server_name.is_empty() || !is_printable_ascii(&cli.server_name) {
+            return Err(bad(
+                "server-name",
+                &cli.server_name,
+                "must be a non-empty printable ASCII name",
+            ));
+        }
+        let log_level = cli.log_level.parse::<log::LevelFilter>().map_err(|_| {
+            bad(
+                "log-level",
+                &cli.log_level,
+                "must be one of off, error, warn, info, debug, trace",
+            )
+        })?;
+        let app_opts = cli
+            .app_opt
+            .iter()
+            .map(|kv| match kv.split_once('=') {
+                Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
+                _ => Err(bad("app-opt", kv, "must be KEY=VALUE")),
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Config {
+            app: cli.app,
+            app_opts,
+            listen,
+            backlog: cli.backlog,
+            threads: cli.threads,
+            recv_bytes: cli.recv_bytes,
+            inbuf_overflow: cli.inbuf_overflow,
+            outbuf_overflow: cli.outbuf_overflow,
+            outbuf_high_watermark: cli.outbuf_high_watermark,
+            connection_limit: cli.connection_limit,
+            cleanup_interval_secs: cli.cleanup_interval,
+            channel_timeout_secs: cli.channel_timeout,
+            max_request_header_size: cli.max_request_header_size,
+            max_request_body_size: cli.max_request_body_size,
+            channel_request_lookahead: cli.channel_request_lookahead,
+            url_scheme,
+            url_prefix,
+            ident: cli.ident,
+            server_name: cli.server_name,
+            expose_tracebacks: cli.expose_tracebacks && !cli.no_expose_tracebacks,
+            log_socket_errors: !cli.no_log_socket_errors,
+            log_level,
+        })
+    }
+}
+
+fn at_least(setting: &str, value: u64, min: u64) -> Result<(), ConfigError> {
+    if value < min {
+        return Err(bad(setting, value, format!("must be at least {min}")));
+    }
+    Ok(())
+}
+
+fn is_printable_ascii(s: &str) -> bool {
+    s.bytes().all(|b| (0x20..0x7f).contains(&b))
+}
+
+/// Waitress `slash_fixed_str`: "" stays "", otherwise exactly one leading slash and
+/// no trailing slash ("/foo/" → "/foo").
+fn normalize_url_prefix(prefix: &str) -> Result<String, ConfigError> {
+    if !is_printable_ascii(prefix) || prefix.contains(['?', '#', ' ']) {
+        return Err(bad("url-prefix", prefix, "must be a URL path"));
+    }
+    let trimmed = prefix.trim_matches('/');
+    if trimmed.is_empty() {
+        return Ok(String::new());
+    }
+    Ok(format!("/{trimmed}"))
+}
+
+/// `--listen` wins; otherwise `--host`/`--port` (default 0.0.0.0:8080), as in Waitress.
+fn listen_addrs(cli: &Cli) -> Result<Vec<SocketAddr>, ConfigError> {
+    let mut addrs = Vec::new();
+    if cli.listen.is_empty() {
+        let host = cli.host.as_deref().unwrap_or("0.0.0.0");
+        let port = cli.port.unwrap_or(8080);
+        addrs = listen::resolve_host_port(host, port).map_err(|why| bad("host", host, why))?;
+    } else {
+        if cli.host.is_some() || cli.port.is_some() {
+            let which = if cli.host.is_some() { "host" } else { "port" };
+            let value = cli
+                .host
+                .clone()
+                .unwrap_or_else(|| cli.port.map(|p| p.to_string()).unwrap_or_default());
+            return Err(bad(which, value, "cannot be combined with --listen"));
+        }
+        for spec in &cli.listen {
+            for addr in listen::resolve(spec).map_err(|why| bad("listen", spec, why))? {
+                if !addrs.contains(&addr) {
+                    addrs.push(addr);
+                }
+            }
+        }
+    }
+    Ok(addrs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    fn parse(args: &[&str]) -> Result<Config, ConfigError> {
+        let mut v = vec!["waitressd"];
+        v.extend_from_slice(args);
+        v.push("app.so");
+        Config::from_cli(Cli::try_parse_from(v).unwrap())
+    }
+
+    #[test]
+    fn defaults_are_waitress_defaults() {
+        let c = parse(&[]).unwrap();
+        assert_eq!(c.listen, vec!["0.0.0.0:8080".parse().unwrap()]);
+        assert_eq!(c.threads, 4);
+        assert_eq!(c.connection_limit, 100);
+        assert_eq!(c.channel_timeout_secs, 120);
+        assert_eq!(c.ident, "waitress");
+        assert!(c.log_socket_errors);
+        assert!(!c.expose_tracebacks);
+    }
+
+    #[test]
+    fn errors_name_the_setting_and_value() {
+        let e = parse(&["--threads", "0"]).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "invalid value '0' for '--threads': must be at least 1"
+        );
+        let e = parse(&["--url-scheme", "ftp"]).unwrap_err();
+        assert_eq!(e.setting, "url-scheme");
+        let e = parse(&["--app-opt", "novalue"]).unwrap_err();
+        assert_eq!(e.setting, "app-opt");
+        let e = parse(&["--listen", "127.0.0.1:x"]).unwrap_err();
+        assert_eq!(e.setting, "listen");
+    }
+
+    #[test]
+    fn url_prefix_is_normalized() {
+        assert_eq!(
+            parse(&["--url-prefix", "/foo/"]).unwrap().url_prefix,
+            "/foo"
+        );
+        assert_eq!(parse(&["--url-prefix", "foo"]).unwrap().url_prefix, "/foo");
+        assert_eq!(parse(&["--url-prefix", "/"]).unwrap().url_prefix, "");
+    }
+
+    #[test]
+    fn flags_toggle() {
+        assert!(parse(&["--expose-tracebacks"]).unwrap().expose_tracebacks);
+        assert!(
+            !parse(&["--no-log-socket-errors"])
+                .unwrap()
+                .log_socket_errors
+        );
+    }
+}

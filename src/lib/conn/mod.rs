@@ -1,0 +1,539 @@
+//! `Conn`: one client connection's state machine, sans I/O — the I/O-thread half of
+//! Waitress's `channel.py`.
+//!
+//! The event loop feeds it the bytes it read (`received`, `eof`) and asks it what to do
+//! next (`step`): hand a complete request to the app pool, write output, close, or
+//! wait. It never touches a socket, a thread or a clock. Requests are parsed ahead
+//! only up to `channel_request_lookahead` while one is being served, and responses
+//! go out strictly in request order because only one request per connection is ever
+//! in the hands of the app.
+pub mod outbuf;
+
+use crate::buffer::{Segment, SpillBuffer};
+use crate::http::{
+    parse_head, BodyDecoder, BodyKind, Limits, ParseStatus, RequestError, RequestHead, Version,
+};
+use outbuf::{Completion, OutBuf};
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+/// How much unparsed input a connection buffers while a request is being served and
+/// the lookahead is full. Past it the I/O thread stops reading (TCP pushes back).
+const READ_AHEAD_BYTES: usize = 64 * 1024;
+
+/// The interim response to `Expect: 100-continue` (RFC 9110 §10.1.1).
+const CONTINUE: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\n";
+
+/// The settings a connection needs (copied from `Config` once per worker).
+#[derive(Debug, Clone)]
+pub struct ConnSettings {
+    pub limits: Limits,
+    pub inbuf_overflow: u64,
+    pub lookahead: usize,
+    pub ident: String,
+}
+
+/// A request whose head and body have fully arrived.
+pub struct CompleteRequest {
+    pub head: RequestHead,
+    pub body: SpillBuffer,
+}
+
+/// What the event loop should do next for this connection.
+pub enum Step {
+    /// Give this request to the app pool, then call `serving` with its OutBuf.
+    Dispatch(Box<CompleteRequest>),
+    /// `output()` holds bytes to write.
+    Write,
+    /// Everything is said: close the connection.
+    Close,
+    /// Nothing to do until more input, output, or a completion arrives.
+    Wait,
+}
+
+/// The state of `Expect: 100-continue` for the request whose body is being read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Expect {
+    Nothing,
+    /// The client waits for "100 Continue" before sending the body.
+    Pending,
+    Sent,
+}
+
+/// The request side.
+enum ReadState {
+    /// Waiting for (the rest of) a request head.
+    Head,
+    /// Reading the body of `head`.
+    Body {
+        head: RequestHead,
+        decoder: BodyDecoder,
+        body: SpillBuffer,
+        expect: Expect,
+    },
+    /// Nothing more will be parsed: the client closed its side, or sent a bad
+    /// request (nothing pipelined after a bad request is served).
+    Stopped,
+}
+
+/// A parsed item waiting for its turn, in arrival order.
+enum Ready {
+    Request(Box<CompleteRequest>),
+    Error {
+        error: RequestError,
+        version: Version,
+    },
+}
+
+/// The response side.
+enum WriteState {
+    /// No response in progress.
+    Idle,
+    /// An app thread is producing the response into `out`; `completion` is set once
+    /// it has finished (the response is over when `output` is also empty).
+    Serving {
+        out: Arc<OutBuf>,
+        completion: Option<Completion>,
+    },
+    /// Write what is in `output`, then close.
+    Closing,
+}
+
+pub struct Conn {
+    settings: Arc<ConnSettings>,
+    inbuf: Vec<u8>,
+    read: ReadState,
+    ready: VecDeque<Ready>,
+    write: WriteState,
+    output: VecDeque<Segment>,
+    peer_eof: bool,
+}
+
+impl Conn {
+    pub fn new(settings: Arc<ConnSettings>) -> Conn {
+        Conn {
+            settings,
+            inbuf: Vec::new(),
+            read: ReadState::Head,
+            ready: VecDeque::new(),
+            write: WriteState::Idle,
+            output: VecDeque::new(),
+            peer_eof: false,
+        }
+    }
+
+    // ----- input -----
+
+    /// Whether the event loop should read more from the socket now.
+    pub fn wants_read(&self) -> bool {
+        if self.peer_eof || matches!(self.read, ReadState::Stopped) {
+            return false;
+        }
+        self.can_parse_head() || self.inbuf.len() < READ_AHEAD_BYTES
+    }
+
+    /// Bytes arrived from the client.
+    pub fn received(&mut self, data: &[u8]) {
+        if matches!(self.read, ReadState::Stopped) {
+            return; // after a bad request or EOF nothing more is read
+        }
+        self.inbuf.extend_from_slice(data);
+        self.parse();
+    }
+
+    /// The client closed its sending side. Requests already complete are still
+    /// answered; a partial request is dropped (there is no one to answer it for).
+    pub fn eof(&mut self) {
+        self.peer_eof = true;
+        self.parse();
+        if !matches!(self.read, ReadState::Stopped) {
+            self.read = ReadState::Stopped;
+            self.inbuf.clear();
+        }
+    }
+
+    /// Whether the client has closed its sending side.
+    pub fn peer_eof(&self) -> bool {
+        self.peer_eof
+    }
+
+    /// Nothing is being served or waiting: only such connections time out
+    /// (Waitress `maintenance`: channels with requests in progress are kept).
+    pub fn is_idle(&self) -> bool {
+        matches!(self.write, WriteState::Idle) && self.ready.is_empty() && self.output.is_empty()
+    }
+
+    /// Idle and no partial request either: a keep-alive connection between requests.
+    pub fn is_between_requests(&self) -> bool {
+        self.is_idle() && matches!(self.read, ReadState::Head) && self.inbuf.is_empty()
+    }
+
+    fn can_parse_head(&self) -> bool {
+        let serving = usize::from(!matches!(self.write, WriteState::Idle));
+        self.ready.len() + serving <= self.settings.lookahead
+    }
+
+    /// Parse as far as the input and the lookahead allow.
+    fn parse(&mut self) {
+        loop {
+            match &mut self.read {
+                ReadState::Stopped => return,
+                ReadState::Head => {
+                    if self.inbuf.is_empty() || !self.can_parse_head() {
+                        return;
+                    }
+                    match parse_head(&self.inbuf, &self.settings.limits) {
+                        Ok(ParseStatus::Partial) => return,
+                        Ok(ParseStatus::Complete { head, consumed }) => {
+                            self.inbuf.drain(..consumed);
+                            self.start_body(head);
+                        }
+                        Err(error) => {
+                            let version = guess_version(&self.inbuf);
+                            self.fail(error, version);
+                            return;
+                        }
+                    }
+                }
+                ReadState::Body {
+                    decoder,
+                    body,
+                    head,
+                    ..
+                } => {
+                    let mut used = 0;
+                    let mut failure = None;
+                    let mut done = false;
+                    while used < self.inbuf.len() {
+                        match decoder.decode(&self.inbuf[used..]) {
+                            Ok(d) => {
+                                if let Err(e) = body.write(d.data) {
+                                    failure = Some(RequestError::Internal(format!(
+                                        "the request body could not be buffered: {e}"
+                                    )));
+                                    break;
+                                }
+                                used += d.consumed;
+                                if d.done {
+                                    done = true;
+                                    break;
+                                }
+                                if d.consumed == 0 {
+                                    break;
+                                }
+                            }
+                            Err(e) => {
+                                failure = Some(e);
+                                break;
+                            }
+                        }
+                    }
+                    // A zero-length body (Content-Length: 0 is Empty, but a chunked
+                    // body may end in its first bytes) is complete as soon as decoded.
+                    if !done && decoder.is_done() {
+                        done = true;
+                    }
+                    self.inbuf.drain(..used);
+                    if let Some(error) = failure {
+                        let version = head.version;
+                        self.fail(error, version);
+                        return;
+                    }
+                    if !done {
+                        return;
+                    }
+                    let ReadState::Body { head, body, .. } =
+                        std::mem::replace(&mut self.read, ReadState::Head)
+                    else {
+                        unreachable!("matched Body above")
+                    };
+                    self.ready
+                        .push_back(Ready::Request(Box::new(CompleteRequest { head, body })));
+                }
+            }
+        }
+    }
+
+    /// A head arrived: queue it if it has no body, else start reading the body.
+    fn start_body(&mut self, head: RequestHead) {
+        let overflow = self.settings.inbuf_overflow;
+        let max_body = self.settings.limits.max_request_body_size;
+        match (head.body, BodyDecoder::new(head.body, max_body)) {
+            (BodyKind::Empty, _) | (_, None) => {
+                let body = SpillBuffer::new(overflow);
+                self.ready
+                    .push_back(Ready::Request(Box::new(CompleteRequest { head, body })));
+            }
+            (_, Some(decoder)) => {
+                let expect = if head.expect_continue && head.version == Version::Http11 {
+                    Expect::Pending
+                } else {
+                    Expect::Nothing
+                };
+                self.read = ReadState::Body {
+                    head,
+                    decoder,
+                    body: SpillBuffer::new(overflow),
+                    expect,
+                };
+            }
+        }
+    }
+
+    /// A bad request: answer it in turn, and read nothing more.
+    fn fail(&mut self, error: RequestError, version: Version) {
+        self.read = ReadState::Stopped;
+        self.inbuf = Vec::new();
+        self.ready.push_back(Ready::Error { error, version });
+    }
+
+    // ----- output -----
+
+    /// The request returned by `Step::Dispatch` is now served by an app thread
+    /// writing into `out`.
+    pub fn serving(&mut self, out: Arc<OutBuf>) {
+        debug_assert!(matches!(self.write, WriteState::Idle), "serving while busy");
+        self.write = WriteState::Serving {
+            out,
+            completion: None,
+        };
+    }
+
+    /// What to do next. `date` is the current HTTP date (for error responses).
+    pub fn step(&mut self, date: &str) -> Step {
+        loop {
+            match &mut self.write {
+                WriteState::Serving { out, completion } => {
+                    if completion.is_none() {
+                        *completion = out.take(&mut self.output);
+                    }
+                    if !self.output.is_empty() {
+                        return Step::Write;
+                    }
+                    match *completion {
+                        None => return Step::Wait,
+                        Some(Completion::KeepAlive) => {
+                            self.write = WriteState::Idle;
+                            self.parse();
+                        }
+                        Some(Completion::Close | Completion::Abort) => {
+                            self.write = WriteState::Closing;
+                        }
+                    }
+                }
+                WriteState::Closing => {
+                    return if self.output.is_empty() {
+                        Step::Close
+                    } else {
+                        Step::Write
+                    };
+                }
+                WriteState::Idle => {
+                    if !self.output.is_empty() {
+                        return Step::Write;
+                    }
+                    match self.ready.pop_front() {
+                        Some(Ready::Request(request)) => return Step::Dispatch(request),
+                        Some(Ready::Error { error, version }) => {
+                            let response = error.to_response(version, &self.settings.ident, date);
+                            self.output.push_back(Segment::memory(response));
+                            self.write = WriteState::Closing;
+                        }
+                        None => {
+                            if let ReadState::Body { expect, .. } = &mut self.read {
+                                if *expect == Expect::Pending {
+                                    *expect = Expect::Sent;
+                                    self.output.push_back(Segment::memory(CONTINUE.to_vec()));
+                                    continue;
+                                }
+                            }
+                            if matches!(self.read, ReadState::Stopped) {
+                                return Step::Close;
+                            }
+                            return Step::Wait;
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// The queued output, front first, for the event loop to write.
+    pub fn output(&mut self) -> &mut VecDeque<Segment> {
+        &mut self.output
+    }
+
+    /// `bytes` of output were written (`memory_bytes` of them from memory segments);
+    /// finished segments must already be popped by the caller.
+    pub fn wrote(&mut self, bytes: u64, memory_bytes: u64) {
+        if let WriteState::Serving { out, .. } = &self.write {
+            out.written(bytes, memory_bytes);
+        }
+    }
+
+    /// The peer is gone (reset or write error): stop the app's writes.
+    pub fn disconnect(&mut self) {
+        if let WriteState::Serving { out, .. } = &self.write {
+            out.disconnect();
+        }
+        self.output.clear();
+        self.read = ReadState::Stopped;
+        self.write = WriteState::Closing;
+    }
+
+    /// Whether an app thread is still working on this connection's request.
+    pub fn is_serving(&self) -> bool {
+        matches!(
+            self.write,
+            WriteState::Serving {
+                completion: None,
+                ..
+            }
+        )
+    }
+}
+
+/// The version to answer a request that failed to parse with: HTTP/1.0 only when the
+/// request line clearly says so, else HTTP/1.1 (RFC 9110 §6.2: our highest version).
+fn guess_version(inbuf: &[u8]) -> Version {
+    let line_end = inbuf
+        .iter()
+        .position(|&b| b == b'\n')
+        .unwrap_or(inbuf.len());
+    let line = &inbuf[..line_end];
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    if line.ends_with(b" HTTP/1.0") {
+        Version::Http10
+    } else {
+        Version::Http11
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::conn::outbuf::Notify;
+
+    struct NoNotify;
+    impl Notify for NoNotify {
+        fn notify(&self, _token: usize) {}
+    }
+
+    fn settings(lookahead: usize) -> Arc<ConnSettings> {
+        Arc::new(ConnSettings {
+            limits: Limits {
+                max_request_header_size: 8192,
+                max_request_body_size: 1 << 20,
+            },
+            inbuf_overflow: 1 << 16,
+            lookahead,
+            ident: "waitress".into(),
+        })
+    }
+
+    fn drain_output(conn: &mut Conn) -> Vec<u8> {
+        let mut all = Vec::new();
+        while let Some(seg) = conn.output().pop_front() {
+            if let Segment::Memory { data, pos } = seg {
+                all.extend_from_slice(&data[pos..]);
+            }
+        }
+        all
+    }
+
+    fn serve(conn: &mut Conn, body: &[u8], completion: Completion) {
+        let out = Arc::new(OutBuf::new(0, 1 << 20, Arc::new(NoNotify)));
+        conn.serving(out.clone());
+        out.push(Segment::memory(body.to_vec())).unwrap();
+        out.finish(completion);
+    }
+
+    #[test]
+    fn pipelined_requests_are_dispatched_one_at_a_time_in_order() {
+        let mut c = Conn::new(settings(0));
+        c.received(b"GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\n\r\n");
+        let Step::Dispatch(a) = c.step("d") else {
+            panic!("expected /a")
+        };
+        assert_eq!(a.head.target, b"/a");
+        serve(&mut c, b"A", Completion::KeepAlive);
+        assert!(matches!(c.step("d"), Step::Write));
+        assert_eq!(drain_output(&mut c), b"A");
+        let Step::Dispatch(b) = c.step("d") else {
+            panic!("expected /b")
+        };
+        assert_eq!(b.head.target, b"/b");
+    }
+
+    #[test]
+    fn nothing_after_a_bad_request_is_served() {
+        let mut c = Conn::new(settings(5));
+        c.received(
+            b"GET /a HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\n\r\n",
+        );
+        assert!(matches!(c.step("d"), Step::Write));
+        let out = drain_output(&mut c);
+        assert!(out.starts_with(b"HTTP/1.1 400 Bad Request\r\n"), "{out:?}");
+        assert!(matches!(c.step("d"), Step::Close));
+    }
+
+    #[test]
+    fn continue_is_sent_only_when_the_body_is_awaited() {
+        let mut c = Conn::new(settings(0));
+        c.received(
+            b"POST / HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 3\r\n\r\n",
+        );
+        assert!(matches!(c.step("d"), Step::Write));
+        assert_eq!(drain_output(&mut c), CONTINUE);
+        assert!(matches!(c.step("d"), Step::Wait));
+        c.received(b"abc");
+        let Step::Dispatch(r) = c.step("d") else {
+            panic!("expected a request")
+        };
+        assert_eq!(r.body.len(), 3);
+    }
+
+    #[test]
+    fn eof_after_complete_request_still_answers_then_closes() {
+        let mut c = Conn::new(settings(0));
+        c.received(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+        c.eof();
+        let Step::Dispatch(_) = c.step("d") else {
+            panic!("expected a request")
+        };
+        serve(&mut c, b"R", Completion::KeepAlive);
+        assert!(matches!(c.step("d"), Step::Write));
+        drain_output(&mut c);
+        assert!(matches!(c.step("d"), Step::Close));
+    }
+
+    #[test]
+    fn every_split_of_pipelined_input_gives_the_same_requests() {
+        let input: &[u8] = b"POST /a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\n\r\n";
+        for split in 0..input.len() {
+            let mut c = Conn::new(settings(4));
+            c.received(&input[..split]);
+            c.received(&input[split..]);
+            let Step::Dispatch(a) = c.step("d") else {
+                panic!("split {split}: expected /a")
+            };
+            assert_eq!(a.body.len(), 3, "split {split}");
+            serve(&mut c, b"", Completion::KeepAlive);
+            let mut dispatched_b = false;
+            for _ in 0..3 {
+                match c.step("d") {
+                    Step::Write => {
+                        drain_output(&mut c);
+                    }
+                    Step::Dispatch(b) => {
+                        assert_eq!(b.head.target, b"/b", "split {split}");
+                        dispatched_b = true;
+                        break;
+                    }
+                    _ => break,
+                }
+            }
+            assert!(dispatched_b, "split {split}");
+        }
+    }
+}

@@ -1,0 +1,822 @@
+//! The worker's I/O thread: one mio loop that accepts, reads, writes, sends files,
+//! times out and closes — the only code in the crate that does socket I/O.
+//!
+//! Each connection's protocol state lives in a sans-IO `Conn`; this loop feeds it
+//! bytes and carries out its `Step`s. App threads reach the loop through `WakeQueue`
+//! (a mio `Waker` plus the tokens that have news). Readiness is edge-triggered, so a
+//! connection remembers unconsumed readiness (`readable`, `writable`) until a read or
+//! write returns WouldBlock.
+use super::pool::Pool;
+use super::task::{Peer, Task, TaskSettings};
+use crate::buffer::Segment;
+use crate::conn::outbuf::{Notify, OutBuf};
+use crate::conn::{Conn, ConnSettings, Step};
+use crate::net::Listener;
+use mio::net::{TcpListener, TcpStream, UnixListener, UnixStream};
+use mio::{Events, Interest, Poll, Token, Waker};
+use std::io::{self, IoSlice, Read, Write};
+use std::net::Shutdown;
+use std::os::fd::AsFd;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+const WAKER: Token = Token(0);
+const SIGNALS: Token = Token(1);
+const FIRST_LISTENER: usize = 2;
+/// Connection tokens start here (listeners sit below).
+const FIRST_CONN: usize = 1024;
+
+/// How long a closing connection keeps reading (and discarding) after we shut down
+/// our sending side, so unread client bytes do not turn our last response into an
+/// RST (nginx `lingering_close`).
+const LINGER: Duration = Duration::from_secs(2);
+/// Pause before retrying accept after EMFILE/ENFILE.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
+/// The most memory segments gathered into one writev.
+const MAX_IOV: usize = 64;
+
+/// Settings the loop itself uses.
+#[derive(Debug, Clone)]
+pub struct LoopSettings {
+    pub recv_bytes: usize,
+    pub connection_limit: usize,
+    pub channel_timeout: Duration,
+    pub cleanup_interval: Duration,
+    pub high_watermark: u64,
+    pub graceful_timeout: Duration,
+    pub log_socket_errors: bool,
+}
+
+/// Tokens of connections with news from app threads, and the waker that interrupts
+/// `poll`. App threads push; the I/O thread drains.
+pub struct WakeQueue {
+    tokens: Mutex<Vec<usize>>,
+    waker: Waker,
+}
+
+impl Notify for WakeQueue {
+    fn notify(&self, token: usize) {
+        let mut tokens = self.tokens.lock().unwrap_or_else(|p| p.into_inner());
+        let was_empty = tokens.is_empty();
+        tokens.push(token);
+        drop(tokens);
+        if was_empty {
+            if let Err(e) = self.waker.wake() {
+                log::error!("cannot wake the I/O thread: {e}");
+            }
+        }
+    }
+}
+
+/// Why the loop stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stop {
+    /// Every connection finished (or the graceful timeout passed).
+    Drained,
+    /// Asked to stop now: in-flight requests are abandoned.
+    Immediate,
+}
+
+/// Signals the single-process server reacts to, delivered through a pipe.
+pub struct SignalPipe {
+    pub graceful: UnixStream,
+    pub immediate: UnixStream,
+}
+
+enum AnyListener {
+    Tcp(TcpListener),
+    Unix(UnixListener),
+}
+
+struct ListenSlot {
+    listener: AnyListener,
+    local_port: String,
+    registered: bool,
+}
+
+enum Stream {
+    Tcp(TcpStream),
+    Unix(UnixStream),
+}
+
+impl Stream {
+    fn source(&mut self) -> &mut dyn mio::event::Source {
+        match self {
+            Stream::Tcp(s) => s,
+            Stream::Unix(s) => s,
+        }
+    }
+
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Stream::Tcp(s) => s.read(buf),
+            Stream::Unix(s) => s.read(buf),
+        }
+    }
+
+    fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        match self {
+            Stream::Tcp(s) => s.write_vectored(bufs),
+            Stream::Unix(s) => s.write_vectored(bufs),
+        }
+    }
+
+    fn shutdown_write(&self) {
+        let _ = match self {
+            Stream::Tcp(s) => s.shutdown(Shutdown::Write),
+            Stream::Unix(s) => s.shutdown(Shutdown::Write),
+        };
+    }
+
+    fn sendfile(&self, file: &std::fs::File, offset: &mut i64, count: usize) -> io::Result<usize> {
+        let out = match self {
+            Stream::Tcp(s) => s.as_fd(),
+            Stream::Unix(s) => s.as_fd(),
+        };
+        nix::sys::sendfile::sendfile(out, file.as_fd(), Some(offset), count)
+            .map_err(io::Error::from)
+    }
+}
+
+/// A connection's place in its life.
+#[derive(Debug, Clone, Copy)]
+enum Life {
+    Open,
+    /// Our side is shut down; read and discard until EOF or `deadline`.
+    Lingering {
+        deadline: Instant,
+    },
+}
+
+struct Connection {
+    stream: Stream,
+    conn: Conn,
+    peer: Arc<Peer>,
+    life: Life,
+    readable: bool,
+    writable: bool,
+    last_activity: Instant,
+}
+
+/// Whether new connections are taken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Accepting {
+    Open,
+    /// At `connection_limit`; resumes when a connection closes.
+    Full,
+    /// Out of file descriptors; retry at `until`.
+    Backoff {
+        until: Instant,
+    },
+    /// Draining: listeners are deregistered for good.
+    Closed,
+}
+
+/// Serving, or finishing what was accepted.
+#[derive(Debug, Clone, Copy)]
+enum Phase {
+    Serving,
+    Draining { deadline: Instant },
+}
+
+pub struct EventLoop<'p> {
+    poll: Poll,
+    listeners: Vec<ListenSlot>,
+    conns: Vec<Option<Connection>>,
+    free: Vec<usize>,
+    open: usize,
+    wake: Arc<WakeQueue>,
+    woken: Vec<usize>,
+    pool: &'p Pool,
+    conn_settings: Arc<ConnSettings>,
+    task_settings: Arc<TaskSettings>,
+    settings: LoopSettings,
+    accepting: Accepting,
+    phase: Phase,
+    signals: Option<SignalPipe>,
+    next_request_id: u64,
+    next_cleanup: Instant,
+    read_buf: Vec<u8>,
+}
+
+impl<'p> EventLoop<'p> {
+    pub fn new(
+        listeners: Vec<Listener>,
+        pool: &'p Pool,
+        conn_settings: Arc<ConnSettings>,
+        task_settings: Arc<TaskSettings>,
+        settings: LoopSettings,
+        signals: Option<SignalPipe>,
+    ) -> io::Result<(EventLoop<'p>, Arc<WakeQueue>)> {
+        let poll = Poll::new()?;
+        let waker = Waker::new(poll.registry(), WAKER)?;
+        let wake = Arc::new(WakeQueue {
+            tokens: Mutex::new(Vec::new()),
+            waker,
+        });
+        let mut slots = Vec::with_capacity(listeners.len());
+        for (i, l) in listeners.into_iter().enumerate() {
+            let local_port = l.port().map(|p| p.to_string()).unwrap_or_default();
+            let mut listener = match l {
+                Listener::Tcp(t) => {
+                    t.set_nonblocking(true)?;
+                    AnyListener::Tcp(TcpListener::from_std(t))
+                }
+                Listener::Unix { listener, .. } => {
+                    listener.set_nonblocking(true)?;
+                    AnyListener::Unix(UnixListener::from_std(listener))
+                }
+            };
+            let token = Token(FIRST_LISTENER + i);
+            match &mut listener {
+                AnyListener::Tcp(t) => poll.registry().register(t, token, Interest::READABLE)?,
+                AnyListener::Unix(u) => poll.registry().register(u, token, Interest::READABLE)?,
+            }
+            slots.push(ListenSlot {
+                listener,
+                local_port,
+                registered: true,
+            });
+        }
+        let mut signals = signals;
+        if let Some(s) = &mut signals {
+            poll.registry()
+                .register(&mut s.graceful, SIGNALS, Interest::READABLE)?;
+            poll.registry()
+                .register(&mut s.immediate, SIGNALS, Interest::READABLE)?;
+        }
+        let read_buf = vec![0; settings.recv_bytes.max(4096)];
+        let next_cleanup = Instant::now() + settings.cleanup_interval;
+        Ok((
+            EventLoop {
+                poll,
+                listeners: slots,
+                conns: Vec::new(),
+                free: Vec::new(),
+                open: 0,
+                wake: wake.clone(),
+                woken: Vec::new(),
+                pool,
+                conn_settings,
+                task_settings,
+                settings,
+                accepting: Accepting::Open,
+                phase: Phase::Serving,
+                signals,
+                next_request_id: 1,
+                next_cleanup,
+                read_buf,
+            },
+            wake,
+        ))
+    }
+
+    /// Run until drained or told to stop now.
+    pub fn run(&mut self) -> io::Result<Stop> {
+        let mut events = Events::with_capacity(1024);
+        loop {
+            let timeout = match self.accepting {
+                Accepting::Backoff { .. } => ACCEPT_BACKOFF,
+                _ => Duration::from_secs(1),
+            };
+            if let Err(e) = self.poll.poll(&mut events, Some(timeout)) {
+                if e.kind() == io::ErrorKind::Interrupted {
+                    continue;
+                }
+                return Err(e);
+            }
+            for event in events.iter() {
+                match event.token() {
+                    WAKER => self.on_wake(),
+                    SIGNALS => {
+                        if let Some(stop) = self.on_signal() {
+                            return Ok(stop);
+                        }
+                    }
+                    Token(t) if t >= FIRST_CONN => {
+                        let index = t - FIRST_CONN;
+                        if let Some(Some(c)) = self.conns.get_mut(index) {
+                            c.readable |=
+                                event.is_readable() || event.is_read_closed() || event.is_error();
+                            c.writable |=
+                                event.is_writable() || event.is_write_closed() || event.is_error();
+                            self.drive(index);
+                        }
+                    }
+                    Token(_) => self.accept_all(),
+                }
+            }
+            self.on_tick(Instant::now());
+            if let Phase::Draining { .. } = self.phase {
+                if self.open == 0 {
+                    return Ok(Stop::Drained);
+                }
+            }
+        }
+    }
+
+    // ----- accepting -----
+
+    fn accept_all(&mut self) {
+        for i in 0..self.listeners.len() {
+            while self.accepting == Accepting::Open {
+                if self.open >= self.settings.connection_limit {
+                    log::debug!(
+                        "connection limit {} reached; not accepting",
+                        self.settings.connection_limit
+                    );
+                    self.accepting = Accepting::Full;
+                    return;
+                }
+                let slot = &mut self.listeners[i];
+                if !slot.registered {
+                    break;
+                }
+                let accepted = match &slot.listener {
+                    AnyListener::Tcp(l) => l.accept().map(|(s, addr)| {
+                        let _ = s.set_nodelay(true);
+                        (
+                            Stream::Tcp(s),
+                            addr.ip().to_string(),
+                            addr.port().to_string(),
+                        )
+                    }),
+                    AnyListener::Unix(l) => l
+                        .accept()
+                        .map(|(s, _)| (Stream::Unix(s), "localhost".to_string(), String::new())),
+                };
+                match accepted {
+                    Ok((stream, remote_addr, remote_port)) => {
+                        let peer = Arc::new(Peer {
+                            remote_addr,
+                            remote_port,
+                            local_port: self.listeners[i].local_port.clone(),
+                        });
+                        self.add_connection(stream, peer);
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(e) if is_fd_exhaustion(&e) => {
+                        log::error!("cannot accept a connection: {e}; retrying shortly");
+                        self.accepting = Accepting::Backoff {
+                            until: Instant::now() + ACCEPT_BACKOFF,
+                        };
+                        return;
+                    }
+                    Err(e) => {
+                        // ECONNABORTED and friends: that client is gone; keep going.
+                        log::debug!("accept failed: {e}");
+                        continue;
+                    }
+                }
+            }
+        }
+    }
+
+    fn add_connection(&mut self, mut stream: Stream, peer: Arc<Peer>) {
+        let index = self.free.pop().unwrap_or_else(|| {
+            self.conns.push(None);
+            self.conns.len() - 1
+        });
+        let token = Token(FIRST_CONN + index);
+        if let Err(e) = self.poll.registry().register(
+            stream.source(),
+            token,
+            Interest::READABLE | Interest::WRITABLE,
+        ) {
+            log::error!("cannot register a connection: {e}");
+            self.free.push(index);
+            return;
+        }
+        log::debug!(
+            "channel {index} opened from {}:{}",
+            peer.remote_addr,
+            peer.remote_port
+        );
+        self.conns[index] = Some(Connection {
+            stream,
+            conn: Conn::new(self.conn_settings.clone()),
+            peer,
+            life: Life::Open,
+            readable: true,
+            writable: true,
+            last_activity: Instant::now(),
+        });
+        self.open += 1;
+        self.drive(index);
+    }
+
+    // ----- one connection -----
+
+    /// Carry out everything a connection can do right now.
+    fn drive(&mut self, index: usize) {
+        let draining = matches!(self.phase, Phase::Draining { .. });
+        let Some(Some(c)) = self.conns.get_mut(index) else {
+            return;
+        };
+        if let Life::Lingering { .. } = c.life {
+            if c.readable && discard_input(c, &mut self.read_buf) {
+                self.close(index);
+            }
+            return;
+        }
+        loop {
+            if c.readable && c.conn.wants_read() {
+                match read_input(c, &mut self.read_buf) {
+                    Ok(()) => {}
+                    Err(e) => {
+                        if self.settings.log_socket_errors && !is_disconnect(&e) {
+                            log::warn!(
+                                "socket error on channel {index} ({}): {e}",
+                                c.peer.remote_addr
+                            );
+                        } else {
+                            log::debug!("channel {index} read failed: {e}");
+                        }
+                        c.conn.disconnect();
+                        self.close(index);
+                        return;
+                    }
+                }
+            }
+            let date = super::current_date();
+            match c.conn.step(&date) {
+                Step::Dispatch(request) => {
+                    let out = Arc::new(OutBuf::new(
+                        FIRST_CONN + index,
+                        self.settings.high_watermark,
+                        self.wake.clone(),
+                    ));
+                    c.conn.serving(out.clone());
+                    let id = self.next_request_id;
+                    self.next_request_id += 1;
+                    match Task::new(
+                        id,
+                        *request,
+                        c.peer.clone(),
+                        out,
+                        self.task_settings.clone(),
+                    ) {
+                        Ok(task) => self.pool.submit(task),
+                        Err((error, out)) => {
+                            log::error!("request {id}: {}", error.detail());
+                            let bytes = error.to_response(
+                                crate::http::Version::Http11,
+                                &self.conn_settings.ident,
+                                &date,
+                            );
+                            if out.push(Segment::memory(bytes)).is_ok() {
+                                out.finish(crate::conn::outbuf::Completion::Close);
+                            }
+                        }
+                    }
+                }
+                Step::Write => {
+                    if !c.writable {
+                        return;
+                    }
+                    match write_output(c) {
+                        Ok(true) => c.last_activity = Instant::now(),
+                        Ok(false) => {
+                            c.writable = false;
+                            return;
+                        }
+                        Err(e) => {
+                            if self.settings.log_socket_errors && !is_disconnect(&e) {
+                                log::warn!(
+                                    "socket error on channel {index} ({}): {e}",
+                                    c.peer.remote_addr
+                                );
+                            } else {
+                                log::debug!("channel {index} write failed: {e}");
+                            }
+                            c.conn.disconnect();
+                            self.close(index);
+                            return;
+                        }
+                    }
+                }
+                Step::Close => {
+                    self.begin_close(index);
+                    return;
+                }
+                Step::Wait => {
+                    if draining && c.conn.is_between_requests() {
+                        self.begin_close(index);
+                        return;
+                    }
+                    if c.readable && c.conn.wants_read() {
+                        continue;
+                    }
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Close now if the client is done sending; else shut down our side and linger.
+    fn begin_close(&mut self, index: usize) {
+        let Some(Some(c)) = self.conns.get_mut(index) else {
+            return;
+        };
+        if c.conn.peer_eof() {
+            self.close(index);
+            return;
+        }
+        c.stream.shutdown_write();
+        c.life = Life::Lingering {
+            deadline: Instant::now() + LINGER,
+        };
+        if c.readable && discard_input(c, &mut self.read_buf) {
+            self.close(index);
+        }
+    }
+
+    fn close(&mut self, index: usize) {
+        let Some(mut c) = self.conns.get_mut(index).and_then(Option::take) else {
+            return;
+        };
+        let _ = self.poll.registry().deregister(c.stream.source());
+        c.conn.disconnect();
+        drop(c);
+        log::debug!("channel {index} closed");
+        self.free.push(index);
+        self.open -= 1;
+        if self.accepting == Accepting::Full && self.open < self.settings.connection_limit {
+            self.accepting = Accepting::Open;
+            self.accept_all();
+        }
+    }
+
+    // ----- wake-ups, signals, timers -----
+
+    fn on_wake(&mut self) {
+        {
+            let mut tokens = self.wake.tokens.lock().unwrap_or_else(|p| p.into_inner());
+            std::mem::swap(&mut *tokens, &mut self.woken);
+        }
+        let woken = std::mem::take(&mut self.woken);
+        for &token in &woken {
+            if token >= FIRST_CONN {
+                self.drive(token - FIRST_CONN);
+            }
+        }
+        self.woken = woken;
+        self.woken.clear();
+    }
+
+    /// Read the signal pipes; returns Some when the loop must stop now.
+    fn on_signal(&mut self) -> Option<Stop> {
+        let signals = self.signals.as_mut()?;
+        let graceful = drain_pipe(&mut signals.graceful);
+        let immediate = drain_pipe(&mut signals.immediate);
+        if immediate > 0 {
+            log::info!("Shutting down now (in-flight requests are abandoned)");
+            return Some(Stop::Immediate);
+        }
+        if graceful == 0 {
+            return None;
+        }
+        match self.phase {
+            Phase::Draining { .. } => {
+                log::info!("Second stop signal: shutting down now");
+                Some(Stop::Immediate)
+            }
+            Phase::Serving => {
+                self.start_draining();
+                None
+            }
+        }
+    }
+
+    /// Stop accepting and finish what was accepted (used by signals and the master).
+    pub fn start_draining(&mut self) {
+        let deadline = Instant::now() + self.settings.graceful_timeout;
+        log::info!(
+            "Draining: finishing {} open connection(s) within {:?}",
+            self.open,
+            self.settings.graceful_timeout
+        );
+        self.phase = Phase::Draining { deadline };
+        self.task_settings.draining.store(true, Ordering::Relaxed);
+        self.accepting = Accepting::Closed;
+        for slot in &mut self.listeners {
+            if slot.registered {
+                let _ = match &mut slot.listener {
+                    AnyListener::Tcp(l) => self.poll.registry().deregister(l),
+                    AnyListener::Unix(l) => self.poll.registry().deregister(l),
+                };
+                slot.registered = false;
+            }
+        }
+        let idle: Vec<usize> = self
+            .conns
+            .iter()
+            .enumerate()
+            .filter_map(|(i, c)| match c {
+                Some(c) if matches!(c.life, Life::Open) && c.conn.is_between_requests() => Some(i),
+                _ => None,
+            })
+            .collect();
+        for index in idle {
+            self.begin_close(index);
+        }
+    }
+
+    fn on_tick(&mut self, now: Instant) {
+        if let Accepting::Backoff { until } = self.accepting {
+            if now >= until {
+                self.accepting = Accepting::Open;
+                self.accept_all();
+            }
+        }
+        let sweep_idle = now >= self.next_cleanup;
+        if sweep_idle {
+            self.next_cleanup = now + self.settings.cleanup_interval;
+        }
+        let forced = matches!(self.phase, Phase::Draining { deadline } if now >= deadline);
+        let mut to_close = Vec::new();
+        for (i, c) in self.conns.iter().enumerate() {
+            let Some(c) = c else { continue };
+            match c.life {
+                Life::Lingering { deadline } if now >= deadline => to_close.push(i),
+                Life::Lingering { .. } => {}
+                Life::Open if forced => to_close.push(i),
+                Life::Open => {
+                    if sweep_idle
+                        && c.conn.is_idle()
+                        && now.duration_since(c.last_activity) > self.settings.channel_timeout
+                    {
+                        log::info!(
+                            "channel {i} ({}) timed out after {:?} of inactivity",
+                            c.peer.remote_addr,
+                            self.settings.channel_timeout
+                        );
+                        to_close.push(i);
+                    }
+                }
+            }
+        }
+        if forced && !to_close.is_empty() {
+            log::warn!(
+                "graceful timeout: closing {} connection(s) with requests still in progress",
+                to_close.len()
+            );
+        }
+        for i in to_close {
+            self.close(i);
+        }
+    }
+}
+
+// ----- socket helpers (I/O thread) -----
+
+/// Read until WouldBlock or the connection stops wanting input.
+fn read_input(c: &mut Connection, buf: &mut [u8]) -> io::Result<()> {
+    while c.conn.wants_read() {
+        match c.stream.read(buf) {
+            Ok(0) => {
+                c.readable = false;
+                c.conn.eof();
+                return Ok(());
+            }
+            Ok(n) => {
+                c.last_activity = Instant::now();
+                c.conn.received(&buf[..n]);
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                c.readable = false;
+                return Ok(());
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// Lingering close: read and drop input. True when the connection can be closed.
+fn discard_input(c: &mut Connection, buf: &mut [u8]) -> bool {
+    loop {
+        match c.stream.read(buf) {
+            Ok(0) => return true,
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                c.readable = false;
+                return false;
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(_) => return true,
+        }
+    }
+}
+
+/// Write queued output. Ok(true): all written; Ok(false): the socket is full.
+fn write_output(c: &mut Connection) -> io::Result<bool> {
+    loop {
+        let (written, memory) = {
+            let out = c.conn.output();
+            match out.front_mut() {
+                None => return Ok(true),
+                Some(Segment::File {
+                    file,
+                    offset,
+                    remaining,
+                }) => {
+                    let count = (*remaining).min(1 << 30) as usize;
+                    let mut off = *offset as i64;
+                    let n = match c.stream.sendfile(file, &mut off, count) {
+                        Ok(0) => {
+                            return Err(io::Error::new(
+                                io::ErrorKind::UnexpectedEof,
+                                "the file being sent was truncated",
+                            ))
+                        }
+                        Ok(n) => n as u64,
+                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
+                        Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                        Err(e) => return Err(e),
+                    };
+                    *offset += n;
+                    *remaining -= n;
+                    if *remaining == 0 {
+                        out.pop_front();
+                    }
+                    (n, 0)
+                }
+                Some(Segment::Memory { .. }) => {
+                    let mut slices: Vec<IoSlice<'_>> = Vec::with_capacity(8);
+                    for seg in out.iter() {
+                        match seg {
+                            Segment::Memory { data, pos } if slices.len() < MAX_IOV => {
+                                slices.push(IoSlice::new(&data[*pos..]));
+                            }
+                            _ => break,
+                        }
+                    }
+                    let n = match c.stream.write_vectored(&slices) {
+                        Ok(0) => {
+                            return Err(io::Error::new(
+                                io::ErrorKind::WriteZero,
+                                "write returned 0",
+                            ))
+                        }
+                        Ok(n) => n,
+                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
+                        Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                        Err(e) => return Err(e),
+                    };
+                    drop(slices);
+                    let mut left = n;
+                    while left > 0 {
+                        let Some(Segment::Memory { data, pos }) = out.front_mut() else {
+                            break;
+                        };
+                        let avail = data.len() - *pos;
+                        if left >= avail {
+                            left -= avail;
+                            out.pop_front();
+                        } else {
+                            *pos += left;
+                            left = 0;
+                        }
+                    }
+                    (n as u64, n as u64)
+                }
+            }
+        };
+        c.conn.wrote(written, memory);
+    }
+}
+
+fn drain_pipe(pipe: &mut UnixStream) -> usize {
+    let mut buf = [0u8; 64];
+    let mut total = 0;
+    loop {
+        match pipe.read(&mut buf) {
+            Ok(0) => return total,
+            Ok(n) => total += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(_) => return total,
+        }
+    }
+}
+
+fn is_fd_exhaustion(e: &io::Error) -> bool {
+    matches!(
+        e.raw_os_error(),
+        Some(libc::EMFILE) | Some(libc::ENFILE) | Some(libc::ENOBUFS) | Some(libc::ENOMEM)
+    )
+}
+
+/// Resets and broken pipes are clients going away, not server trouble.
+fn is_disconnect(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::ConnectionReset
+            | io::ErrorKind::BrokenPipe
+            | io::ErrorKind::ConnectionAborted
+            | io::ErrorKind::UnexpectedEof
+    )
+}

@@ -1,0 +1,130 @@
+//! A worker: load the app, start its thread pool, run the I/O loop, drain, exit.
+//!
+//! Runs in a worker process (today: the single foreground process; with the
+//! supervisor: a forked child). The app is loaded here and nowhere else.
+pub mod event_loop;
+pub mod pool;
+pub mod task;
+
+use crate::app::{App, HostInfo};
+use crate::config::Config;
+use crate::conn::ConnSettings;
+use crate::exit;
+use crate::http::date::DateCache;
+use crate::http::Limits;
+use crate::net::Listener;
+use event_loop::{EventLoop, LoopSettings, SignalPipe, Stop};
+use pool::Pool;
+use std::cell::RefCell;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use task::TaskSettings;
+
+/// "waitressd/0.1.0": SERVER_SOFTWARE for apps.
+pub fn server_software() -> String {
+    format!("waitressd/{}", env!("CARGO_PKG_VERSION"))
+}
+
+thread_local! {
+    static DATE: RefCell<DateCache> = RefCell::new(DateCache::default());
+}
+
+/// The current IMF-fixdate, formatted at most once a second per thread.
+pub fn current_date() -> String {
+    let secs = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    DATE.with(|d| d.borrow_mut().get(secs).to_string())
+}
+
+/// What a worker needs besides the config.
+pub struct WorkerSpec {
+    pub index: u32,
+    pub listeners: Vec<Listener>,
+    pub signals: Option<SignalPipe>,
+    pub graceful_timeout: Duration,
+}
+
+/// Load the app and serve until drained. Returns the process exit code.
+pub fn run(cfg: &Config, spec: WorkerSpec) -> exit::Code {
+    let pid = std::process::id();
+    let info = HostInfo {
+        server_software: server_software(),
+        worker_index: spec.index,
+        n_threads: cfg.threads as u32,
+    };
+    let app = match App::load(&cfg.app, info, &cfg.app_opts) {
+        Ok(app) => Arc::new(app),
+        Err(e) => {
+            log::error!("{e}");
+            return exit::Code::AppBoot;
+        }
+    };
+    log::info!(
+        "worker {pid}: loaded app {} {} from {}",
+        app.name,
+        app.version,
+        app.path.display()
+    );
+    let mut pool = match Pool::start(app.clone(), cfg.threads) {
+        Ok(pool) => pool,
+        Err(why) => {
+            log::error!("{why}");
+            return exit::Code::AppBoot;
+        }
+    };
+    let conn_settings = Arc::new(ConnSettings {
+        limits: Limits {
+            max_request_header_size: cfg.max_request_header_size,
+            max_request_body_size: cfg.max_request_body_size,
+        },
+        inbuf_overflow: cfg.inbuf_overflow,
+        lookahead: cfg.channel_request_lookahead,
+        ident: cfg.ident.clone(),
+    });
+    let task_settings = Arc::new(TaskSettings {
+        ident: cfg.ident.clone(),
+        server_software: server_software(),
+        expose_tracebacks: cfg.expose_tracebacks,
+        url_scheme: cfg.url_scheme.clone(),
+        url_prefix: cfg.url_prefix.clone(),
+        server_name: cfg.server_name.clone(),
+        outbuf_overflow: cfg.outbuf_overflow,
+        draining: AtomicBool::new(false),
+        fatal: AtomicBool::new(false),
+    });
+    let loop_settings = LoopSettings {
+        recv_bytes: cfg.recv_bytes,
+        connection_limit: cfg.connection_limit,
+        channel_timeout: Duration::from_secs(cfg.channel_timeout_secs),
+        cleanup_interval: Duration::from_secs(cfg.cleanup_interval_secs),
+        high_watermark: cfg.outbuf_high_watermark,
+        graceful_timeout: spec.graceful_timeout,
+        log_socket_errors: cfg.log_socket_errors,
+    };
+    let stop = match EventLoop::new(
+        spec.listeners,
+        &pool,
+        conn_settings,
+        task_settings,
+        loop_settings,
+        spec.signals,
+    ) {
+        Ok((mut event_loop, _wake)) => event_loop.run(),
+        Err(e) => Err(e),
+    };
+    match stop {
+        Ok(Stop::Drained) => {
+            pool.shutdown();
+            app.shutdown();
+            log::info!("worker {pid}: stopped");
+            exit::Code::Ok
+        }
+        Ok(Stop::Immediate) => exit::Code::Ok,
+        Err(e) => {
+            log::error!("worker {pid}: I/O loop failed: {e}");
+            exit::Code::Failure
+        }
+    }
+}

@@ -1,0 +1,147 @@
+//! The app thread pool (Waitress's `ThreadedTaskDispatcher`): a fixed number of named
+//! threads, each running the app's `thread_init`, then tasks from one shared queue,
+//! then `thread_exit`. The I/O thread submits; app threads run. A panic in our own
+//! task code is caught so the thread keeps serving (app panics never reach here: the
+//! ABI forbids unwinding, and the SDK catches them).
+use super::task::Task;
+use crate::app::App;
+use std::collections::VecDeque;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::{mpsc, Arc, Condvar, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+
+/// Whether the pool takes work.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    Running,
+    /// Finish queued tasks, then exit.
+    Stopping,
+}
+
+struct State {
+    tasks: VecDeque<Task>,
+    phase: Phase,
+}
+
+struct Queue {
+    state: Mutex<State>,
+    available: Condvar,
+}
+
+impl Queue {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+pub struct Pool {
+    queue: Arc<Queue>,
+    threads: Vec<JoinHandle<()>>,
+}
+
+impl Pool {
+    /// Start `n` app threads; fails if any thread's `thread_init` fails.
+    pub fn start(app: Arc<App>, n: usize) -> Result<Pool, String> {
+        let queue = Arc::new(Queue {
+            state: Mutex::new(State {
+                tasks: VecDeque::new(),
+                phase: Phase::Running,
+            }),
+            available: Condvar::new(),
+        });
+        let mut pool = Pool {
+            queue: queue.clone(),
+            threads: Vec::with_capacity(n),
+        };
+        let (ready_tx, ready_rx) = mpsc::channel::<Result<(), String>>();
+        for index in 0..n {
+            let app = app.clone();
+            let queue = queue.clone();
+            let ready = ready_tx.clone();
+            let spawned = std::thread::Builder::new()
+                .name(format!("app-{index}"))
+                .spawn(move || app_thread(&app, &queue, index as u32, ready));
+            match spawned {
+                Ok(handle) => pool.threads.push(handle),
+                Err(e) => {
+                    pool.shutdown();
+                    return Err(format!("cannot start app thread {index}: {e}"));
+                }
+            }
+        }
+        drop(ready_tx);
+        for _ in 0..n {
+            match ready_rx.recv() {
+                Ok(Ok(())) => {}
+                Ok(Err(why)) => {
+                    pool.shutdown();
+                    return Err(why);
+                }
+                Err(_) => {
+                    pool.shutdown();
+                    return Err("an app thread exited during thread_init".into());
+                }
+            }
+        }
+        Ok(pool)
+    }
+
+    /// Queue a task for the next free app thread. I/O thread.
+    pub fn submit(&self, task: Task) {
+        let mut s = self.queue.lock();
+        s.tasks.push_back(task);
+        drop(s);
+        self.queue.available.notify_one();
+    }
+
+    /// Run what is queued, then stop every thread (each runs `thread_exit`) and join.
+    pub fn shutdown(&mut self) {
+        self.queue.lock().phase = Phase::Stopping;
+        self.queue.available.notify_all();
+        for handle in self.threads.drain(..) {
+            let _ = handle.join();
+        }
+    }
+}
+
+impl Drop for Pool {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+fn app_thread(app: &App, queue: &Queue, index: u32, ready: mpsc::Sender<Result<(), String>>) {
+    let mut thread = match app.thread_init(index) {
+        Ok(t) => t,
+        Err(rc) => {
+            let _ = ready.send(Err(format!(
+                "app {}: thread_init failed on app thread {index} (returned {rc})",
+                app.path.display()
+            )));
+            return;
+        }
+    };
+    let _ = ready.send(Ok(()));
+    drop(ready);
+    loop {
+        let task = {
+            let mut s = queue.lock();
+            loop {
+                if let Some(task) = s.tasks.pop_front() {
+                    break Some(task);
+                }
+                if s.phase == Phase::Stopping {
+                    break None;
+                }
+                s = queue.available.wait(s).unwrap_or_else(|p| p.into_inner());
+            }
+        };
+        let Some(task) = task else { break };
+        if catch_unwind(AssertUnwindSafe(|| task.run(app, &mut thread))).is_err() {
+            // Task::run aborts its connection on unwind; the thread keeps serving.
+            // Log loudly: this is a bug in waitressd, not in the app.
+            log::error!("internal error: a task panicked on app thread {index}");
+        }
+    }
+    app.thread_exit(thread);
+}

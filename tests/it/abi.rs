@@ -1,0 +1,111 @@
+//! Loading apps: each way an app.so can be broken gives one clear line naming the
+//! path, what was expected and what was found, and exit code 3 (exit::Code::AppBoot).
+use crate::util::{app, wait_timeout, Server, BIN};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+/// Run waitressd on `app_path`; return (exit code, stderr).
+fn boot(app_path: &std::path::Path) -> (i32, String) {
+    let mut child = Command::new(BIN)
+        .args(["--listen", "127.0.0.1:0"])
+        .arg(app_path)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let status = wait_timeout(&mut child, Duration::from_secs(20));
+    let mut err = String::new();
+    use std::io::Read;
+    child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+    (status.code().unwrap_or(-1), err)
+}
+
+fn error_lines(log: &str) -> Vec<&str> {
+    log.lines().filter(|l| l.contains("ERROR")).collect()
+}
+
+#[test]
+fn missing_file() {
+    let (code, log) = boot(std::path::Path::new("/nonexistent/app.so"));
+    assert_eq!(code, 3, "{log}");
+    let lines = error_lines(&log);
+    assert_eq!(lines.len(), 1, "{log}");
+    assert!(lines[0].contains("/nonexistent/app.so") && lines[0].contains("no such file"), "{log}");
+}
+
+#[test]
+fn not_a_shared_object() {
+    let (code, log) = boot(&app("abi-not_a_so"));
+    assert_eq!(code, 3, "{log}");
+    let lines = error_lines(&log);
+    assert_eq!(lines.len(), 1, "{log}");
+    assert!(lines[0].contains("expected a shared library, found"), "{log}");
+}
+
+#[test]
+fn no_entry_symbol() {
+    let (code, log) = boot(&app("abi-no_entry"));
+    assert_eq!(code, 3, "{log}");
+    let lines = error_lines(&log);
+    assert_eq!(lines.len(), 1, "{log}");
+    assert!(lines[0].contains("expected the entry symbol waitressd_app_v1, found none"), "{log}");
+}
+
+#[test]
+fn another_abi_major() {
+    let (code, log) = boot(&app("abi-wrong_major"));
+    assert_eq!(code, 3, "{log}");
+    let lines = error_lines(&log);
+    assert_eq!(lines.len(), 1, "{log}");
+    assert!(lines[0].contains("expected ABI major 1, found ABI major 2"), "{log}");
+}
+
+#[test]
+fn descriptor_too_small() {
+    let (code, log) = boot(&app("abi-short_struct"));
+    assert_eq!(code, 3, "{log}");
+    assert!(log.contains("expected a wd_app descriptor of at least"), "{log}");
+}
+
+#[test]
+fn init_failure_is_reported_with_the_apps_reason() {
+    let (code, log) = boot(&app("abi-init_fails"));
+    assert_eq!(code, 3, "{log}");
+    assert!(log.contains("database unreachable"), "{log}");
+    assert!(log.contains("init failed"), "{log}");
+}
+
+#[test]
+fn a_c_app_serves() {
+    let s = Server::start("hello-c", &[]);
+    let r = s.request(b"GET / HTTP/1.1\r\nHost: h\r\n\r\n");
+    assert_eq!(r.status, 200);
+    assert_eq!(r.body, b"Hello, world!\n");
+}
+
+#[test]
+fn a_panicking_rust_app_gets_500_and_the_worker_lives() {
+    let s = Server::start("panic", &[]);
+    let r = s.request(b"GET /before HTTP/1.1\r\nHost: h\r\n\r\n");
+    assert_eq!(r.status, 500);
+    assert!(r.body_str().starts_with("Internal Server Error"));
+    assert!(!r.body_str().contains("panic"), "no detail without expose_tracebacks");
+    let raw = s.exchange(b"GET /after HTTP/1.1\r\nHost: h\r\n\r\n");
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    assert!(text.starts_with("HTTP/1.1 200 OK\r\n"), "{text}");
+    assert!(text.ends_with("3\r\nabc\r\n"), "no terminating chunk after a panic: {text:?}");
+    for _ in 0..3 {
+        let r = s.request(b"GET / HTTP/1.1\r\nHost: h\r\n\r\n");
+        assert_eq!((r.status, r.body_str().as_str()), (200, "ok"));
+    }
+    assert!(s.wait_for_log("panic", Duration::from_secs(5)), "{:?}", s.log());
+}
+
+#[test]
+fn expose_tracebacks_shows_the_panic_message() {
+    let s = Server::start("panic", &["--expose-tracebacks"]);
+    let r = s.request(b"GET /before HTTP/1.1\r\nHost: h\r\n\r\n");
+    assert_eq!(r.status, 500);
+    assert!(r.body_str().contains("panic"), "{}", r.body_str());
+}

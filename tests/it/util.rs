@@ -1,0 +1,367 @@
+//! The integration-test harness: start the real `waitressd` binary on 127.0.0.1:0
+//! with a fixture app, learn its port from the "Serving on" log line, speak raw bytes
+//! to it, and stop it by PID when the test ends (never by name).
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{Shutdown, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_waitressd");
+pub const ROOT: &str = env!("CARGO_MANIFEST_DIR");
+
+/// The .so of a fixture or example app, built once per test run through
+/// `scripts/example-app` (the one way tests, benchmarks and people find them).
+pub fn app(name: &str) -> PathBuf {
+    static CACHE: OnceLock<Mutex<HashMap<String, PathBuf>>> = OnceLock::new();
+    let cache = CACHE.get_or_init(|| Mutex::new(HashMap::new()));
+    let mut cache = cache.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(p) = cache.get(name) {
+        return p.clone();
+    }
+    let out = Command::new(Path::new(ROOT).join("scripts/example-app"))
+        .arg(name)
+        .stderr(Stdio::inherit())
+        .output()
+        .expect("run scripts/example-app");
+    assert!(out.status.success(), "scripts/example-app {name} failed");
+    let path = PathBuf::from(String::from_utf8(out.stdout).unwrap().trim());
+    assert!(path.exists(), "{} does not exist", path.display());
+    cache.insert(name.to_string(), path.clone());
+    path
+}
+
+/// A running server process.
+pub struct Server {
+    child: Child,
+    pub port: u16,
+    log: Arc<Mutex<Vec<String>>>,
+}
+
+impl Server {
+    /// `waitressd --listen 127.0.0.1:0 ARGS APP`.
+    pub fn start(app_name: &str, args: &[&str]) -> Server {
+        Server::start_path(&app(app_name), args)
+    }
+
+    pub fn start_path(app: &Path, args: &[&str]) -> Server {
+        let mut child = Command::new(BIN)
+            .arg("--listen")
+            .arg("127.0.0.1:0")
+            .args(args)
+            .arg(app)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn waitressd");
+        let stderr = child.stderr.take().unwrap();
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let (port_tx, port_rx) = std::sync::mpsc::channel();
+        {
+            let log = log.clone();
+            std::thread::spawn(move || {
+                let mut port_tx = Some(port_tx);
+                for line in BufReader::new(stderr).lines() {
+                    let Ok(line) = line else { break };
+                    if let Some(rest) = line.split("Serving on http://127.0.0.1:").nth(1) {
+                        if let (Some(tx), Ok(port)) = (port_tx.take(), rest.trim().parse::<u16>()) {
+                            let _ = tx.send(port);
+                        }
+                    }
+                    log.lock().unwrap().push(line);
+                }
+            });
+        }
+        let port = match port_rx.recv_timeout(Duration::from_secs(60)) {
+            Ok(p) => p,
+            Err(_) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!(
+                    "waitressd did not start; log:\n{}",
+                    log.lock().unwrap().join("\n")
+                );
+            }
+        };
+        let server = Server { child, port, log };
+        server.wait_until_accepting();
+        server
+    }
+
+    fn wait_until_accepting(&self) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!("waitressd never accepted on port {}", self.port);
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// A new connection with a read timeout.
+    pub fn connect(&self) -> TcpStream {
+        let s = TcpStream::connect(("127.0.0.1", self.port)).expect("connect");
+        s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        s.set_nodelay(true).unwrap();
+        s
+    }
+
+    /// Send `raw`, half-close, and read everything until the server closes.
+    pub fn exchange(&self, raw: &[u8]) -> Vec<u8> {
+        let mut s = self.connect();
+        s.write_all(raw).unwrap();
+        let _ = s.shutdown(Shutdown::Write);
+        read_to_close(&mut s)
+    }
+
+    /// Send one request on a new connection and read one response.
+    pub fn request(&self, raw: &[u8]) -> Response {
+        let mut s = self.connect();
+        s.write_all(raw).unwrap();
+        let mut r = BufReader::new(s);
+        read_response(&mut r, raw.starts_with(b"HEAD ")).expect("a response")
+    }
+
+    /// The log lines so far.
+    pub fn log(&self) -> Vec<String> {
+        self.log.lock().unwrap().clone()
+    }
+
+    /// Wait (bounded) until a log line contains `needle`.
+    pub fn wait_for_log(&self, needle: &str, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if self.log().iter().any(|l| l.contains(needle)) {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        false
+    }
+
+    /// Resident set size of the server process, in KiB (VmRSS), and its peak (VmHWM).
+    pub fn rss_kib(&self) -> (u64, u64) {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).unwrap();
+        let field = |name: &str| {
+            status
+                .lines()
+                .find(|l| l.starts_with(name))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse::<u64>().ok())
+                .unwrap_or(0)
+        };
+        (field("VmRSS:"), field("VmHWM:"))
+    }
+
+    /// Send SIGTERM and wait (bounded) for the exit status.
+    pub fn stop(mut self) -> std::process::ExitStatus {
+        signal(self.child.id(), libc::SIGTERM);
+        let status = wait_timeout(&mut self.child, Duration::from_secs(20));
+        std::mem::forget(self);
+        status
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            signal(self.child.id(), libc::SIGKILL);
+        }
+        let _ = self.child.wait();
+    }
+}
+
+pub fn signal(pid: u32, sig: i32) {
+    // Through the `kill` command: by PID only, never by name.
+    let _ = Command::new("kill")
+        .arg(format!("-{sig}"))
+        .arg(pid.to_string())
+        .status();
+}
+
+pub fn wait_timeout(child: &mut Child, timeout: Duration) -> std::process::ExitStatus {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Ok(Some(status)) = child.try_wait() {
+            return status;
+        }
+        if Instant::now() > deadline {
+            signal(child.id(), libc::SIGKILL);
+            return child.wait().unwrap();
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+pub fn read_to_close(s: &mut TcpStream) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut buf = [0u8; 65536];
+    loop {
+        match s.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => out.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => break,
+            Err(e) => panic!(
+                "read failed: {e} (got so far: {:?})",
+                String::from_utf8_lossy(&out)
+            ),
+        }
+    }
+    out
+}
+
+/// One parsed response.
+#[derive(Debug, Clone)]
+pub struct Response {
+    pub status: u16,
+    pub status_line: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+    /// The chunk sizes, for a chunked body.
+    pub chunks: Vec<usize>,
+    /// The raw head, through the blank line.
+    pub head: String,
+}
+
+impl Response {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn body_str(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    /// The head with the Date value blanked, for exact comparisons.
+    pub fn head_without_date(&self) -> String {
+        self.head
+            .lines()
+            .map(|l| {
+                if l.starts_with("Date: ") {
+                    "Date: <date>"
+                } else {
+                    l
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("\r\n")
+    }
+
+    pub fn closes(&self) -> bool {
+        self.header("connection")
+            .is_some_and(|v| v.eq_ignore_ascii_case("close"))
+    }
+
+    /// The JSON part of an echo fixture body.
+    pub fn echo(&self) -> serde_json::Value {
+        let text = self.body_str();
+        let json = text.split("\r\n\r\n").next().unwrap();
+        serde_json::from_str(json).unwrap_or_else(|e| panic!("bad echo JSON {json:?}: {e}"))
+    }
+
+    /// The raw body part of an echo fixture body.
+    pub fn echo_body(&self) -> Vec<u8> {
+        let pos = self
+            .body
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .expect("echo separator");
+        self.body[pos + 4..].to_vec()
+    }
+}
+
+/// Read one response (skipping 1xx interim responses unless `keep_interim`).
+pub fn read_response<R: BufRead>(r: &mut R, is_head: bool) -> Option<Response> {
+    loop {
+        let resp = read_one(r, is_head)?;
+        if (100..200).contains(&resp.status) {
+            continue;
+        }
+        return Some(resp);
+    }
+}
+
+/// Read exactly one response, interim or final.
+pub fn read_one<R: BufRead>(r: &mut R, is_head: bool) -> Option<Response> {
+    let mut head = String::new();
+    let mut status_line = String::new();
+    if r.read_line(&mut status_line).ok()? == 0 {
+        return None;
+    }
+    head.push_str(&status_line);
+    let status_line = status_line.trim_end().to_string();
+    let status: u16 = status_line.split(' ').nth(1)?.parse().ok()?;
+    let mut headers = Vec::new();
+    loop {
+        let mut line = String::new();
+        r.read_line(&mut line).ok()?;
+        head.push_str(&line);
+        let line = line.trim_end_matches(['\r', '\n']);
+        if line.is_empty() {
+            break;
+        }
+        let (n, v) = line.split_once(": ")?;
+        headers.push((n.to_string(), v.to_string()));
+    }
+    let mut resp = Response {
+        status,
+        status_line,
+        headers,
+        body: Vec::new(),
+        chunks: Vec::new(),
+        head,
+    };
+    if is_head || (100..200).contains(&status) || status == 204 || status == 304 {
+        return Some(resp);
+    }
+    if let Some(cl) = resp.header("content-length") {
+        let n: usize = cl.parse().ok()?;
+        let mut body = vec![0; n];
+        r.read_exact(&mut body).ok()?;
+        resp.body = body;
+    } else if resp
+        .header("transfer-encoding")
+        .is_some_and(|v| v.eq_ignore_ascii_case("chunked"))
+    {
+        loop {
+            let mut size = String::new();
+            r.read_line(&mut size).ok()?;
+            let n = usize::from_str_radix(size.trim_end(), 16).ok()?;
+            if n == 0 {
+                let mut end = String::new();
+                r.read_line(&mut end).ok()?;
+                break;
+            }
+            resp.chunks.push(n);
+            let mut chunk = vec![0; n + 2];
+            r.read_exact(&mut chunk).ok()?;
+            resp.body.extend_from_slice(&chunk[..n]);
+        }
+    } else {
+        r.read_to_end(&mut resp.body).ok()?;
+    }
+    Some(resp)
+}
+
+/// Parse every response in `raw` (pipelined or close-delimited).
+pub fn parse_all(raw: &[u8]) -> Vec<Response> {
+    let mut r = BufReader::new(raw);
+    let mut out = Vec::new();
+    while let Some(resp) = read_one(&mut r, false) {
+        out.push(resp);
+    }
+    out
+}
