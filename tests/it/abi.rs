@@ -17,7 +17,12 @@ fn boot(app_path: &std::path::Path) -> (i32, String) {
     let status = wait_timeout(&mut child, Duration::from_secs(20));
     let mut err = String::new();
     use std::io::Read;
-    child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
     (status.code().unwrap_or(-1), err)
 }
 
@@ -31,7 +36,10 @@ fn missing_file() {
     assert_eq!(code, 3, "{log}");
     let lines = error_lines(&log);
     assert_eq!(lines.len(), 1, "{log}");
-    assert!(lines[0].contains("/nonexistent/app.so") && lines[0].contains("no such file"), "{log}");
+    assert!(
+        lines[0].contains("/nonexistent/app.so") && lines[0].contains("no such file"),
+        "{log}"
+    );
 }
 
 #[test]
@@ -40,7 +48,10 @@ fn not_a_shared_object() {
     assert_eq!(code, 3, "{log}");
     let lines = error_lines(&log);
     assert_eq!(lines.len(), 1, "{log}");
-    assert!(lines[0].contains("expected a shared library, found"), "{log}");
+    assert!(
+        lines[0].contains("expected a shared library, found"),
+        "{log}"
+    );
 }
 
 #[test]
@@ -49,7 +60,10 @@ fn no_entry_symbol() {
     assert_eq!(code, 3, "{log}");
     let lines = error_lines(&log);
     assert_eq!(lines.len(), 1, "{log}");
-    assert!(lines[0].contains("expected the entry symbol waitressd_app_v1, found none"), "{log}");
+    assert!(
+        lines[0].contains("expected the entry symbol waitressd_app_v1, found none"),
+        "{log}"
+    );
 }
 
 #[test]
@@ -58,14 +72,20 @@ fn another_abi_major() {
     assert_eq!(code, 3, "{log}");
     let lines = error_lines(&log);
     assert_eq!(lines.len(), 1, "{log}");
-    assert!(lines[0].contains("expected ABI major 1, found ABI major 2"), "{log}");
+    assert!(
+        lines[0].contains("expected ABI major 1, found ABI major 2"),
+        "{log}"
+    );
 }
 
 #[test]
 fn descriptor_too_small() {
     let (code, log) = boot(&app("abi-short_struct"));
     assert_eq!(code, 3, "{log}");
-    assert!(log.contains("expected a wd_app descriptor of at least"), "{log}");
+    assert!(
+        log.contains("expected a wd_app descriptor of at least"),
+        "{log}"
+    );
 }
 
 #[test]
@@ -90,16 +110,26 @@ fn a_panicking_rust_app_gets_500_and_the_worker_lives() {
     let r = s.request(b"GET /before HTTP/1.1\r\nHost: h\r\n\r\n");
     assert_eq!(r.status, 500);
     assert!(r.body_str().starts_with("Internal Server Error"));
-    assert!(!r.body_str().contains("panic"), "no detail without expose_tracebacks");
+    assert!(
+        !r.body_str().contains("panic"),
+        "no detail without expose_tracebacks"
+    );
     let raw = s.exchange(b"GET /after HTTP/1.1\r\nHost: h\r\n\r\n");
     let text = String::from_utf8_lossy(&raw).into_owned();
     assert!(text.starts_with("HTTP/1.1 200 OK\r\n"), "{text}");
-    assert!(text.ends_with("3\r\nabc\r\n"), "no terminating chunk after a panic: {text:?}");
+    assert!(
+        text.ends_with("3\r\nabc\r\n"),
+        "no terminating chunk after a panic: {text:?}"
+    );
     for _ in 0..3 {
         let r = s.request(b"GET / HTTP/1.1\r\nHost: h\r\n\r\n");
         assert_eq!((r.status, r.body_str().as_str()), (200, "ok"));
     }
-    assert!(s.wait_for_log("panic", Duration::from_secs(5)), "{:?}", s.log());
+    assert!(
+        s.wait_for_log("panic", Duration::from_secs(5)),
+        "{:?}",
+        s.log()
+    );
 }
 
 #[test]

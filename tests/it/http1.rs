@@ -151,7 +151,10 @@ fn head_of_a_body_response_keeps_content_length_but_sends_no_body() {
     let raw = s.exchange(b"HEAD / HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n");
     let text = String::from_utf8_lossy(&raw).into_owned();
     assert!(text.contains("Content-Length: 6\r\n"), "{text}");
-    assert!(text.ends_with("\r\n\r\n"), "no body after a HEAD response: {text:?}");
+    assert!(
+        text.ends_with("\r\n\r\n"),
+        "no body after a HEAD response: {text:?}"
+    );
 }
 
 #[test]
@@ -172,8 +175,14 @@ fn chunked_response_keeps_the_connection_alive() {
     let mut r = BufReader::new(c.try_clone().unwrap());
     let body = b"0123456789abcdefghijklmnopqrstuvwxyz";
     for _ in 0..2 {
-        c.write_all(format!("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: {}\r\n\r\n", body.len()).as_bytes())
-            .unwrap();
+        c.write_all(
+            format!(
+                "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: {}\r\n\r\n",
+                body.len()
+            )
+            .as_bytes(),
+        )
+        .unwrap();
         c.write_all(body).unwrap();
         let resp = read_response(&mut r, false).unwrap();
         assert_eq!(resp.header("transfer-encoding"), Some("chunked"));

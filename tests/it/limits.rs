@@ -41,8 +41,10 @@ fn a_100_mib_upload_spills_to_disk_without_rss_growth() {
     let (_, peak_before) = s.rss_kib();
     let mut c = s.connect();
     let total: usize = 100 << 20;
-    c.write_all(format!("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: {total}\r\n\r\n").as_bytes())
-        .unwrap();
+    c.write_all(
+        format!("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: {total}\r\n\r\n").as_bytes(),
+    )
+    .unwrap();
     let block = vec![b'z'; 1 << 20];
     for _ in 0..100 {
         c.write_all(&block).unwrap();
@@ -52,7 +54,10 @@ fn a_100_mib_upload_spills_to_disk_without_rss_growth() {
     assert_eq!(resp.body_str(), total.to_string());
     let (_, peak_after) = s.rss_kib();
     let growth_mib = peak_after.saturating_sub(peak_before) / 1024;
-    assert!(growth_mib < 20, "peak RSS grew by {growth_mib} MiB for a 100 MiB upload");
+    assert!(
+        growth_mib < 20,
+        "peak RSS grew by {growth_mib} MiB for a 100 MiB upload"
+    );
 }
 
 /// A client that reads a 200 MiB streamed response slowly makes the app's writes
@@ -64,8 +69,13 @@ fn a_slow_reader_of_200_mib_does_not_grow_the_worker() {
     let total: u64 = 200 << 20;
     let mut c = s.connect();
     c.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
-    c.write_all(format!("GET /bytes?n={total}&chunk=65536 HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n").as_bytes())
-        .unwrap();
+    c.write_all(
+        format!(
+            "GET /bytes?n={total}&chunk=65536 HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n"
+        )
+        .as_bytes(),
+    )
+    .unwrap();
     let mut buf = vec![0u8; 64 * 1024];
     let mut got: u64 = 0;
     // Slow phase: trickle for a while so the app outruns the socket.
@@ -81,10 +91,16 @@ fn a_slow_reader_of_200_mib_does_not_grow_the_worker() {
         }
         got += n as u64;
     }
-    assert!(got > total, "head + chunk framing + {total} body bytes, got {got}");
+    assert!(
+        got > total,
+        "head + chunk framing + {total} body bytes, got {got}"
+    );
     let (_, peak_after) = s.rss_kib();
     let growth_mib = peak_after.max(peak_slow).saturating_sub(peak_before) / 1024;
-    assert!(growth_mib < 40, "peak RSS grew by {growth_mib} MiB for a 200 MiB response");
+    assert!(
+        growth_mib < 40,
+        "peak RSS grew by {growth_mib} MiB for a 200 MiB response"
+    );
 }
 
 #[test]

@@ -5,5 +5,19 @@
 /// The harness: start/stop servers by PID, raw exchanges, response parsing.
 mod util;
 
+/// The C header and the Rust mirror agree on every size and offset.
+mod layout;
+
+/// Loading apps: one clear line and exit code 3 per broken .so; contained panics.
+mod abi;
 /// The command line: bad values get one line and exit 2.
 mod cli;
+/// Waitress's functional tests, fixture by fixture (echo, badcl, error, nocl, ...).
+mod functional;
+/// Framing, keep-alive, pipelining, 100-continue, HEAD, chunked in and out.
+mod http1;
+/// Limits and buffers: 431, 413, spill to disk, backpressure, connection_limit,
+/// channel_timeout.
+mod limits;
+/// Requests that enable smuggling or break the grammar: rejected, connection closed.
+mod rejects;

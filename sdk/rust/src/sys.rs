@@ -5,6 +5,7 @@
 //! the header and checks that every size and offset here agrees with it. Read the
 //! header's comments for the meaning of each field and function.
 #![allow(non_camel_case_types)]
+#![allow(unsafe_code)]
 
 use std::ffi::{c_char, c_int, c_void};
 

@@ -146,9 +146,13 @@ impl Conn {
     pub fn eof(&mut self) {
         self.peer_eof = true;
         self.parse();
-        if !matches!(self.read, ReadState::Stopped) {
+    }
+
+    /// After EOF, input that cannot become a complete request is dropped.
+    fn stop_if_starved(&mut self) {
+        if self.peer_eof {
             self.read = ReadState::Stopped;
-            self.inbuf.clear();
+            self.inbuf = Vec::new();
         }
     }
 
@@ -179,11 +183,18 @@ impl Conn {
             match &mut self.read {
                 ReadState::Stopped => return,
                 ReadState::Head => {
-                    if self.inbuf.is_empty() || !self.can_parse_head() {
+                    if !self.can_parse_head() {
+                        return; // buffered requests wait for their turn, even after EOF
+                    }
+                    if self.inbuf.is_empty() {
+                        self.stop_if_starved();
                         return;
                     }
                     match parse_head(&self.inbuf, &self.settings.limits) {
-                        Ok(ParseStatus::Partial) => return,
+                        Ok(ParseStatus::Partial) => {
+                            self.stop_if_starved();
+                            return;
+                        }
                         Ok(ParseStatus::Complete { head, consumed }) => {
                             self.inbuf.drain(..consumed);
                             self.start_body(head);
@@ -240,6 +251,7 @@ impl Conn {
                         return;
                     }
                     if !done {
+                        self.stop_if_starved();
                         return;
                     }
                     let ReadState::Body { head, body, .. } =
@@ -504,6 +516,24 @@ mod tests {
         serve(&mut c, b"R", Completion::KeepAlive);
         assert!(matches!(c.step("d"), Step::Write));
         drain_output(&mut c);
+        assert!(matches!(c.step("d"), Step::Close));
+    }
+
+    #[test]
+    fn eof_keeps_pipelined_requests_waiting_behind_the_lookahead() {
+        let mut c = Conn::new(settings(0));
+        c.received(b"GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\n\r\nGET /c");
+        c.eof();
+        for path in [&b"/a"[..], b"/b"] {
+            let Step::Dispatch(r) = c.step("d") else {
+                panic!("expected {path:?}")
+            };
+            assert_eq!(r.head.target, path);
+            serve(&mut c, b"R", Completion::KeepAlive);
+            assert!(matches!(c.step("d"), Step::Write));
+            assert_eq!(drain_output(&mut c), b"R");
+        }
+        // "/c" can never complete: dropped, and the connection closes.
         assert!(matches!(c.step("d"), Step::Close));
     }
 
