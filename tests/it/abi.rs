@@ -139,3 +139,81 @@ fn expose_tracebacks_shows_the_panic_message() {
     assert_eq!(r.status, 500);
     assert!(r.body_str().contains("panic"), "{}", r.body_str());
 }
+
+// ----- the host's side of each ABI rule, through the probe fixture -----
+
+#[test]
+fn start_refuses_hop_by_hop_headers() {
+    let s = Server::start("probe", &[]);
+    let r = s.request(b"GET /hop HTTP/1.1\r\nHost: h\r\n\r\n");
+    assert_eq!(r.body_str(), "Err(Invalid)");
+}
+
+#[test]
+fn write_before_start_is_a_state_error() {
+    let s = Server::start("probe", &[]);
+    let r = s.request(b"GET /early HTTP/1.1\r\nHost: h\r\n\r\n");
+    assert_eq!(r.body_str(), "Err(State)");
+}
+
+#[test]
+fn start_is_replaceable_until_the_first_body_byte() {
+    let s = Server::start("probe", &[]);
+    let r = s.request(b"GET /replace HTTP/1.1\r\nHost: h\r\n\r\n");
+    assert_eq!(r.status_line, "HTTP/1.1 404 Gone Fishing");
+    assert_eq!(r.body, b"body");
+}
+
+#[test]
+fn host_variables() {
+    let s = Server::start("probe", &["--ident", "myserver"]);
+    let get = |name: &str| {
+        s.request(
+            format!("GET /var?{name} HTTP/1.1\r\nHost: h\r\nX-Dup: a\r\nX-Dup: b\r\n\r\n")
+                .as_bytes(),
+        )
+    };
+    assert_eq!(get("REQUEST_URI").body_str(), "/var?REQUEST_URI");
+    assert_eq!(get("SERVER_SOFTWARE").body_str(), "myserver");
+    assert_eq!(get("SERVER_PORT").body_str(), s.port.to_string());
+    assert_eq!(get("HTTP_X_DUP").body_str(), "a, b");
+    assert!(get("REMOTE_PORT").body_str().parse::<u16>().is_ok());
+    assert_eq!(get("NOPE").status, 404);
+}
+
+#[test]
+fn each_app_thread_runs_thread_init_with_its_index() {
+    let s = Server::start("probe", &["--threads", "3"]);
+    let mut seen = std::collections::BTreeSet::new();
+    // Requests land on whichever thread is free; over many, indexes stay in range.
+    for _ in 0..30 {
+        let r = s.request(b"GET /thread HTTP/1.1\r\nHost: h\r\n\r\n");
+        seen.insert(r.body_str().parse::<u32>().unwrap());
+    }
+    assert!(seen.iter().all(|&i| i < 3), "{seen:?}");
+}
+
+#[test]
+fn a_streaming_app_learns_that_its_client_left() {
+    let s = Server::start("probe", &[]);
+    {
+        let mut c = s.connect();
+        use std::io::{Read, Write};
+        c.write_all(b"GET /wait HTTP/1.1\r\nHost: h\r\n\r\n")
+            .unwrap();
+        let mut buf = [0u8; 4096];
+        let _ = c.read(&mut buf).unwrap();
+    } // the client closes mid-stream
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let r = s.request(b"GET /seen HTTP/1.1\r\nHost: h\r\n\r\n");
+        if r.body_str() == "disconnect seen" {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the app never saw the disconnect"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
