@@ -38,6 +38,20 @@ pub const WD_START_REPLACE: u32 = 1 << 0;
 pub const WD_WRITE_FINAL: u32 = 1 << 0;
 pub const WD_FILE_LAST: u32 = 1 << 0;
 
+/// Headers an app may not set: the server owns them (PEP 3333; Waitress
+/// `hop_by_hop`). `start()` refuses them with WD_E_INVALID (see the header).
+pub const HOP_BY_HOP_HEADERS: &[&str] = &[
+    "connection",
+    "keep-alive",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "te",
+    "trailer",
+    "trailers",
+    "transfer-encoding",
+    "upgrade",
+];
+
 /// The entry symbol's name, NUL-terminated for `dlsym`.
 pub const WD_ENTRY_SYMBOL: &[u8] = b"waitressd_app_v1\0";
 

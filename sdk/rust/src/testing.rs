@@ -224,18 +224,7 @@ unsafe extern "C" fn t_start(
             let value = bytes(h.value).to_vec();
             let bad = value.iter().any(|&b| b == b'\r' || b == b'\n' || b == 0);
             let lower = name.to_ascii_lowercase();
-            let hop = [
-                "connection",
-                "keep-alive",
-                "proxy-authenticate",
-                "proxy-authorization",
-                "te",
-                "trailer",
-                "trailers",
-                "transfer-encoding",
-                "upgrade",
-            ];
-            if bad || hop.contains(&lower.as_str()) || name.is_empty() {
+            if bad || sys::HOP_BY_HOP_HEADERS.contains(&lower.as_str()) || name.is_empty() {
                 return sys::WD_E_INVALID;
             }
             if lower == "content-length" {

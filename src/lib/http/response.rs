@@ -8,6 +8,8 @@
 //! a body.
 use super::head::Version;
 use std::fmt::Write as _;
+// Headers the server owns: the ABI's list (Waitress `utilities.hop_by_hop`).
+use waitressd_sdk::sys::HOP_BY_HOP_HEADERS as HOP_BY_HOP;
 
 /// How the response body is delimited on the wire.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,19 +48,6 @@ impl std::fmt::Display for HeaderError {
         }
     }
 }
-
-/// Headers the server owns (Waitress `utilities.hop_by_hop`).
-const HOP_BY_HOP: &[&str] = &[
-    "connection",
-    "keep-alive",
-    "proxy-authenticate",
-    "proxy-authorization",
-    "te",
-    "trailer",
-    "trailers",
-    "transfer-encoding",
-    "upgrade",
-];
 
 fn is_token_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
