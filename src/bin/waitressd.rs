@@ -1,99 +1,79 @@
-//! The `waitressd` binary: parse the command line, set up logging, bind, and run.
+//! The `waitressd` binary: block signals, read the configuration, bind (or adopt the
+//! sockets systemd passed), write the pid file, and hand over to the master.
 //! Errors become exit codes here and nowhere else (see `exit.rs`).
-use clap::error::ErrorKind;
-use clap::Parser;
-use std::os::unix::net::UnixStream;
 use std::process::ExitCode;
-use std::time::Duration;
-use waitressd::config::{Cli, Config};
+use waitressd::config::{ArgsError, Config};
 use waitressd::exit;
-use waitressd::worker::event_loop::SignalPipe;
-use waitressd::worker::{self, WorkerSpec};
+use waitressd::master::{Master, MasterSignals};
+use waitressd::{net, pidfile, sys, systemd};
 
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
-        Ok(cli) => cli,
-        Err(e) => match e.kind() {
-            ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
-                let _ = e.print();
-                return ExitCode::SUCCESS;
-            }
-            _ => {
-                // clap's first line names the flag and the value; the usage and
-                // "For more information" lines are noise in a service log.
-                let text = e.to_string();
-                let line = text.lines().next().unwrap_or("error: invalid arguments");
-                eprintln!("waitressd: {}", line.trim_start_matches("error: "));
-                return code(exit::Code::Usage);
-            }
-        },
-    };
-    let cfg = match Config::from_cli(cli) {
+    // First of all: a signal that arrives before its handler exists must wait, not
+    // kill the process with its default action.
+    if let Err(e) = sys::block_signals() {
+        eprintln!("waitressd: cannot block signals: {e}");
+        return code(exit::Code::Failure);
+    }
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let cfg = match Config::from_args(&args) {
         Ok(cfg) => cfg,
-        Err(e) => {
-            eprintln!("waitressd: {e}");
+        Err(ArgsError::Info(text)) => {
+            print!("{text}");
+            return ExitCode::SUCCESS;
+        }
+        Err(ArgsError::Invalid(line)) => {
+            eprintln!("waitressd: {line}");
             return code(exit::Code::Usage);
         }
     };
     waitressd::logging::init(cfg.log_level);
-    code(serve_single(&cfg))
+    code(serve(cfg, args))
 }
 
-/// One foreground process: bind, then run a worker in this process.
-fn serve_single(cfg: &Config) -> exit::Code {
-    let signals = match signal_pipes() {
-        Ok(s) => s,
-        Err(e) => {
-            log::error!("cannot install signal handlers: {e}");
-            return exit::Code::Failure;
-        }
+fn serve(cfg: Config, args: Vec<std::ffi::OsString>) -> exit::Code {
+    let notifier = systemd::Notifier::from_env();
+    let inherited = systemd::listen_fds();
+    let listeners = if inherited > 0 {
+        log::info!("using {inherited} socket(s) passed by systemd");
+        net::adopt_systemd(inherited)
+    } else {
+        let unix = cfg
+            .unix_socket
+            .as_deref()
+            .map(|p| (p, cfg.unix_socket_perms));
+        net::bind_all(&cfg.listen, unix, cfg.backlog)
     };
-    let listeners = match waitressd::net::bind_all(&cfg.listen, cfg.backlog) {
+    let listeners = match listeners {
         Ok(l) => l,
         Err(e) => {
             log::error!("{e}");
             return exit::Code::Failure;
         }
     };
+    let _pid_file = match cfg.pid_file.as_deref().map(pidfile::PidFile::create) {
+        Some(Err(e)) => {
+            log::error!("{e}");
+            net::remove_socket_files(&listeners);
+            return exit::Code::Failure;
+        }
+        Some(Ok(f)) => Some(f),
+        None => None,
+    };
     for l in &listeners {
         log::info!("Serving on {}", l.describe());
     }
-    let result = worker::run(
-        cfg,
-        WorkerSpec {
-            index: 0,
-            listeners,
-            signals: Some(signals),
-            graceful_timeout: Duration::from_secs(30),
-        },
-    );
-    // Leave without running app.so's static destructors while its threads may still
-    // exist (the ABI promises _exit after shutdown).
-    waitressd::sys::exit_now(result.as_i32())
-}
-
-/// INT/TERM drain gracefully (a second one stops now); QUIT stops now.
-fn signal_pipes() -> std::io::Result<SignalPipe> {
-    let (graceful_read, graceful_write) = UnixStream::pair()?;
-    let (immediate_read, immediate_write) = UnixStream::pair()?;
-    for s in [
-        &graceful_read,
-        &graceful_write,
-        &immediate_read,
-        &immediate_write,
-    ] {
-        s.set_nonblocking(true)?;
+    let signals = match MasterSignals::install() {
+        Ok(s) => s,
+        Err(e) => {
+            log::error!("cannot install signal handlers: {e}");
+            return exit::Code::Failure;
+        }
+    };
+    if let Err(e) = sys::unblock_signals() {
+        log::error!("cannot unblock signals: {e}");
+        return exit::Code::Failure;
     }
-    signal_hook::low_level::pipe::register(
-        signal_hook::consts::SIGINT,
-        graceful_write.try_clone()?,
-    )?;
-    signal_hook::low_level::pipe::register(signal_hook::consts::SIGTERM, graceful_write)?;
-    signal_hook::low_level::pipe::register(signal_hook::consts::SIGQUIT, immediate_write)?;
-    Ok(SignalPipe {
-        graceful: mio::net::UnixStream::from_std(graceful_read),
-        immediate: mio::net::UnixStream::from_std(immediate_read),
-    })
+    Master::new(cfg, args, listeners, signals, notifier).run()
 }
 
 fn code(c: exit::Code) -> ExitCode {

@@ -1,6 +1,10 @@
-//! The small libc surface that needs `unsafe`, each call a safe function with its
-//! contract stated once.
+//! The small libc/nix surface that needs `unsafe`, each call a safe function with its
+//! contract stated once: fork, _exit, adopting inherited fds, the signal mask.
 #![allow(unsafe_code)]
+
+use nix::sys::signal::{SigSet, SigmaskHow, Signal};
+use nix::unistd::{ForkResult, Pid};
+use std::os::fd::{FromRawFd, OwnedFd, RawFd};
 
 /// Leave the process now with `code`, without running atexit handlers or static
 /// destructors: app.so's destructors must not race its own threads (the ABI
@@ -11,4 +15,66 @@ pub fn exit_now(code: i32) -> ! {
     let _ = std::io::stdout().flush();
     // SAFETY: _exit is async-signal-safe and takes no pointers; it never returns.
     unsafe { libc::_exit(code) }
+}
+
+/// Which side of a fork we are on.
+pub enum Forked {
+    Parent(Pid),
+    Child,
+}
+
+/// fork(2). Caller's contract: the process is single-threaded (the master is, by
+/// design: no threads before or between forks), so the child's copy of every lock
+/// and allocator is consistent.
+pub fn fork() -> std::io::Result<Forked> {
+    // SAFETY: called only from the single-threaded master (see above); the child
+    // goes straight into worker setup and never returns into the master's loop.
+    match unsafe { nix::unistd::fork() } {
+        Ok(ForkResult::Parent { child }) => Ok(Forked::Parent(child)),
+        Ok(ForkResult::Child) => Ok(Forked::Child),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Take ownership of an fd inherited from our parent (systemd socket activation).
+/// Caller's contract: `fd` is open and nothing else in this process owns it.
+pub fn adopt_fd(fd: RawFd) -> OwnedFd {
+    // SAFETY: the LISTEN_FDS protocol hands these fds to this process alone, and
+    // the caller adopts each once.
+    unsafe { OwnedFd::from_raw_fd(fd) }
+}
+
+/// The signals the master and workers handle.
+pub const HANDLED_SIGNALS: [Signal; 9] = [
+    Signal::SIGHUP,
+    Signal::SIGINT,
+    Signal::SIGTERM,
+    Signal::SIGQUIT,
+    Signal::SIGTTIN,
+    Signal::SIGTTOU,
+    Signal::SIGUSR1,
+    Signal::SIGCHLD,
+    Signal::SIGALRM,
+];
+
+fn handled_set() -> SigSet {
+    let mut set = SigSet::empty();
+    for s in HANDLED_SIGNALS {
+        set.add(s);
+    }
+    set
+}
+
+/// Block the handled signals: they stay pending until `unblock_signals`, so a signal
+/// that arrives before its handler exists never kills the process with its default
+/// action.
+pub fn block_signals() -> std::io::Result<()> {
+    nix::sys::signal::sigprocmask(SigmaskHow::SIG_BLOCK, Some(&handled_set()), None)
+        .map_err(std::io::Error::from)
+}
+
+/// Deliver the handled signals again (their handlers are installed).
+pub fn unblock_signals() -> std::io::Result<()> {
+    nix::sys::signal::sigprocmask(SigmaskHow::SIG_UNBLOCK, Some(&handled_set()), None)
+        .map_err(std::io::Error::from)
 }

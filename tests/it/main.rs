@@ -19,5 +19,9 @@ mod http1;
 /// Limits and buffers: 431, 413, spill to disk, backpressure, connection_limit,
 /// channel_timeout.
 mod limits;
+/// A load client that counts every failure by class.
+mod load;
 /// Requests that enable smuggling or break the grammar: rejected, connection closed.
 mod rejects;
+/// The master: workers, crashes, reloads under load, stop, signals, sockets, systemd.
+mod supervisor;

@@ -49,11 +49,25 @@ impl Server {
     }
 
     pub fn start_path(app: &Path, args: &[&str]) -> Server {
-        let mut child = Command::new(BIN)
-            .arg("--listen")
-            .arg("127.0.0.1:0")
-            .args(args)
-            .arg(app)
+        let mut cmd = Command::new(BIN);
+        cmd.arg("--listen").arg("127.0.0.1:0").args(args).arg(app);
+        Server::spawn(cmd)
+    }
+
+    /// Run `cmd` (a waitressd command line listening on 127.0.0.1:0) and wait for
+    /// its port.
+    pub fn spawn(cmd: Command) -> Server {
+        let (server, port) = Server::spawn_raw(cmd, "Serving on http://127.0.0.1:");
+        let mut server = server;
+        server.port = port.parse().expect("a port");
+        server.wait_until_accepting();
+        server
+    }
+
+    /// Run `cmd` and wait for a log line containing `marker`; returns the server and
+    /// the rest of that line after the marker.
+    pub fn spawn_raw(mut cmd: Command, marker: &str) -> (Server, String) {
+        let mut child = cmd
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -61,24 +75,25 @@ impl Server {
             .expect("spawn waitressd");
         let stderr = child.stderr.take().unwrap();
         let log = Arc::new(Mutex::new(Vec::new()));
-        let (port_tx, port_rx) = std::sync::mpsc::channel();
+        let (found_tx, found_rx) = std::sync::mpsc::channel();
         {
             let log = log.clone();
+            let marker = marker.to_string();
             std::thread::spawn(move || {
-                let mut port_tx = Some(port_tx);
+                let mut found_tx = Some(found_tx);
                 for line in BufReader::new(stderr).lines() {
                     let Ok(line) = line else { break };
-                    if let Some(rest) = line.split("Serving on http://127.0.0.1:").nth(1) {
-                        if let (Some(tx), Ok(port)) = (port_tx.take(), rest.trim().parse::<u16>()) {
-                            let _ = tx.send(port);
+                    if let Some(rest) = line.split(marker.as_str()).nth(1) {
+                        if let Some(tx) = found_tx.take() {
+                            let _ = tx.send(rest.trim().to_string());
                         }
                     }
                     log.lock().unwrap().push(line);
                 }
             });
         }
-        let port = match port_rx.recv_timeout(Duration::from_secs(60)) {
-            Ok(p) => p,
+        let rest = match found_rx.recv_timeout(Duration::from_secs(60)) {
+            Ok(rest) => rest,
             Err(_) => {
                 let _ = child.kill();
                 let _ = child.wait();
@@ -88,9 +103,14 @@ impl Server {
                 );
             }
         };
-        let server = Server { child, port, log };
-        server.wait_until_accepting();
-        server
+        (
+            Server {
+                child,
+                port: 0,
+                log,
+            },
+            rest,
+        )
     }
 
     fn wait_until_accepting(&self) {
@@ -106,6 +126,16 @@ impl Server {
 
     pub fn pid(&self) -> u32 {
         self.child.id()
+    }
+
+    /// The exit status, if the process has exited.
+    pub fn try_wait(&mut self) -> Option<std::process::ExitStatus> {
+        self.child.try_wait().ok().flatten()
+    }
+
+    /// Wait (bounded) for the process to exit.
+    pub fn wait_exit(&mut self, timeout: Duration) -> std::process::ExitStatus {
+        wait_timeout(&mut self.child, timeout)
     }
 
     /// A new connection with a read timeout.
@@ -149,9 +179,38 @@ impl Server {
         false
     }
 
-    /// Resident set size of the server process, in KiB (VmRSS), and its peak (VmHWM).
+    /// The pids of workers the master reported ready, in order.
+    pub fn worker_pids(&self) -> Vec<u32> {
+        self.log()
+            .iter()
+            .filter_map(|l| l.split("worker ").nth(1))
+            .filter(|rest| rest.contains(" ready ("))
+            .filter_map(|rest| rest.split(' ').next()?.parse().ok())
+            .collect()
+    }
+
+    /// Wait (bounded) until `n` workers have reported ready; returns their pids.
+    pub fn wait_for_workers(&self, n: usize) -> Vec<u32> {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let pids = self.worker_pids();
+            if pids.len() >= n {
+                return pids;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{n} workers never became ready: {:?}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Resident set size of the (first) worker process, in KiB (VmRSS), and its peak
+    /// (VmHWM).
     pub fn rss_kib(&self) -> (u64, u64) {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).unwrap();
+        let pid = self.wait_for_workers(1)[0];
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
         let field = |name: &str| {
             status
                 .lines()
@@ -179,6 +238,66 @@ impl Drop for Server {
         }
         let _ = self.child.wait();
     }
+}
+
+/// The live child processes of `pid` (from /proc), excluding zombies.
+pub fn children(pid: u32) -> Vec<u32> {
+    process_children(pid)
+        .into_iter()
+        .filter(|&(_, state)| state != 'Z')
+        .map(|(p, _)| p)
+        .collect()
+}
+
+/// Zombie children of `pid`.
+pub fn zombies(pid: u32) -> Vec<u32> {
+    process_children(pid)
+        .into_iter()
+        .filter(|&(_, state)| state == 'Z')
+        .map(|(p, _)| p)
+        .collect()
+}
+
+fn process_children(pid: u32) -> Vec<(u32, char)> {
+    let mut out = Vec::new();
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return out;
+    };
+    for entry in dir.flatten() {
+        let Ok(p) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{p}/stat")) else {
+            continue;
+        };
+        // pid (comm) state ppid ...; comm may hold spaces, so split after ')'.
+        let Some(after) = stat.rsplit_once(')').map(|(_, a)| a) else {
+            continue;
+        };
+        let mut fields = after.split_whitespace();
+        let state = fields.next().and_then(|s| s.chars().next()).unwrap_or('?');
+        let ppid: u32 = fields.next().and_then(|s| s.parse().ok()).unwrap_or(0);
+        if ppid == pid {
+            out.push((p, state));
+        }
+    }
+    out
+}
+
+/// Whether a process exists (and is not a zombie).
+pub fn alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| {
+            s.rsplit_once(')')
+                .map(|(_, a)| a.trim_start().starts_with('Z'))
+        })
+        .is_some_and(|zombie| !zombie)
+}
+
+/// The number of open fds of `pid`.
+pub fn fd_count(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd")).map_or(0, |d| d.count())
 }
 
 pub fn signal(pid: u32, sig: i32) {

@@ -8,9 +8,11 @@
 
 use crate::sys::{self, wd_app, wd_header, wd_host, wd_opt, wd_request, wd_str};
 use crate::{App, Host, Options, Request, WriteError};
+use std::cell::Cell;
 use std::ffi::{c_int, c_void, CString};
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicPtr, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicPtr, Ordering};
+use std::sync::Once;
 
 /// Export `$app` (a type implementing `App`) as this library's waitressd app.
 #[macro_export]
@@ -128,9 +130,7 @@ pub unsafe extern "C" fn init<A: App>(
         })
         .collect();
     install_panic_hook();
-    let result = catch_unwind(AssertUnwindSafe(|| {
-        A::init(&Host::from_raw(host), &Options::new(pairs))
-    }));
+    let result = guarded(|| A::init(&Host::from_raw(host), &Options::new(pairs)));
     match result {
         Ok(Ok(state)) => {
             let boxed = Box::new(AppBox { app: state, host });
@@ -159,23 +159,66 @@ pub unsafe extern "C" fn init<A: App>(
     }
 }
 
-/// Panics are reported through the host's log (with their location) instead of
-/// the default hook's raw stderr output; the trampoline then fails the request.
+thread_local! {
+    /// How many SDK trampolines are running on this thread: the panic hook reports a
+    /// panic through the host's log only when it happens inside the app's code.
+    static IN_APP: Cell<u32> = const { Cell::new(0) };
+}
+
+/// Panics outside a trampoline go to the hook that was there before ours (set by
+/// `testing::TestHost`, so a test binary keeps libtest's panic output).
+static CHAIN_OUTSIDE_APP: AtomicBool = AtomicBool::new(false);
+
+pub(crate) fn chain_panics_outside_app() {
+    CHAIN_OUTSIDE_APP.store(true, Ordering::Relaxed);
+}
+
+/// Leaves the "inside the app" mark even when the app's code unwinds.
+struct InApp;
+
+impl Drop for InApp {
+    fn drop(&mut self) {
+        IN_APP.with(|n| n.set(n.get().saturating_sub(1)));
+    }
+}
+
+/// Run app code: marked for the panic hook, and with any panic caught here so it
+/// never unwinds into an `extern "C"` frame.
+fn guarded<R>(f: impl FnOnce() -> R) -> std::thread::Result<R> {
+    IN_APP.with(|n| n.set(n.get() + 1));
+    let _mark = InApp;
+    catch_unwind(AssertUnwindSafe(f))
+}
+
+/// Our choice: a panic in the app is reported through the host's log at CRITICAL
+/// (with its location) instead of the default hook's raw stderr output, so it lands
+/// in the server's log next to the request's error line; the trampoline then fails
+/// the request with the panic message as its detail. Panics on threads the app
+/// spawned itself are logged the same way, unless `CHAIN_OUTSIDE_APP` is set.
+/// Installed once per process (a repeated init must not stack hooks).
 fn install_panic_hook() {
-    std::panic::set_hook(Box::new(|info| {
-        let Some(host) = global_host() else { return };
-        let location = info
-            .location()
-            .map(|l| format!(" at {}:{}", l.file(), l.line()))
-            .unwrap_or_default();
-        let msg = panic_message(info.payload());
-        log(
-            host.raw(),
-            std::ptr::null(),
-            sys::WD_LOG_CRITICAL,
-            &format!("app panicked{location}: {msg}"),
-        );
-    }));
+    static INSTALL: Once = Once::new();
+    INSTALL.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            let inside = IN_APP.with(Cell::get) > 0;
+            let host = match global_host() {
+                Some(host) if inside || !CHAIN_OUTSIDE_APP.load(Ordering::Relaxed) => host,
+                _ => return previous(info),
+            };
+            let location = info
+                .location()
+                .map(|l| format!(" at {}:{}", l.file(), l.line()))
+                .unwrap_or_default();
+            let msg = panic_message(info.payload());
+            log(
+                host.raw(),
+                std::ptr::null(),
+                sys::WD_LOG_CRITICAL,
+                &format!("app panicked{location}: {msg}"),
+            );
+        }));
+    });
 }
 
 /// # Safety
@@ -190,7 +233,7 @@ pub unsafe extern "C" fn thread_init<A: App>(
     }
     // SAFETY: `app` is the AppBox<A> that init::<A> created; shared access only.
     let boxed = unsafe { &*app.cast::<AppBox<A>>() };
-    match catch_unwind(AssertUnwindSafe(|| boxed.app.thread_init(index))) {
+    match guarded(|| boxed.app.thread_init(index)) {
         Ok(Ok(state)) => {
             // SAFETY: `thread` is the host's non-null out-slot.
             unsafe { *thread = Box::into_raw(Box::new(state)).cast() };
@@ -229,10 +272,10 @@ pub unsafe extern "C" fn handle<A: App>(
         )
     };
     let host = boxed.host;
-    let result = catch_unwind(AssertUnwindSafe(|| {
+    let result = guarded(|| {
         let mut request = Request::from_raw(raw, host);
         boxed.app.handle(thread, &mut request)
-    }));
+    });
     match result {
         Ok(Ok(())) => sys::WD_OK,
         Ok(Err(e)) => {
@@ -263,7 +306,7 @@ pub unsafe extern "C" fn thread_exit<A: App>(app: *mut c_void, thread: *mut c_vo
             Box::from_raw(thread.cast::<A::Thread>()),
         )
     };
-    let _ = catch_unwind(AssertUnwindSafe(|| boxed.app.thread_exit(*state)));
+    let _ = guarded(|| boxed.app.thread_exit(*state));
 }
 
 /// # Safety
@@ -274,8 +317,14 @@ pub unsafe extern "C" fn shutdown<A: App>(app: *mut c_void) {
     }
     // SAFETY: `app` came from Box::into_raw in init::<A>; taken back once.
     let boxed = unsafe { Box::from_raw(app.cast::<AppBox<A>>()) };
-    let _ = catch_unwind(AssertUnwindSafe(move || boxed.app.shutdown()));
+    let _ = guarded(move || boxed.app.shutdown());
 }
+
+// SAFETY: the header lets an app call a request's host functions from any thread
+// while handle() runs, provided calls for one request do not overlap. `Request` is
+// not `Sync` (it holds raw-pointer views), so moving it to another thread (e.g. a
+// scoped worker) hands over exclusive use; it cannot outlive handle() ('a).
+unsafe impl Send for Request<'_> {}
 
 // ----- calls into the host (used by Request and Host) -----
 

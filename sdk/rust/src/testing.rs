@@ -205,6 +205,7 @@ unsafe extern "C" fn t_start(
         // SAFETY: the app passes n headers valid for the call.
         unsafe { std::slice::from_raw_parts(headers, n) }
     };
+    let reason = bytes(reason);
     with(req, sys::WD_E_STATE, |x| {
         let replace = flags & sys::WD_START_REPLACE != 0;
         if x.response.committed {
@@ -217,38 +218,44 @@ unsafe extern "C" fn t_start(
         if x.staged.is_some() && !replace {
             return sys::WD_E_STATE;
         }
+        // The server's checks (src/lib/http/response.rs `StagedHead::new`).
+        let ctl = |b: &u8| matches!(*b, b'\r' | b'\n' | 0);
+        if !(100..=999).contains(&status) || reason.iter().any(ctl) {
+            return sys::WD_E_INVALID;
+        }
         let mut hs = Vec::new();
         let mut declared = None;
         for h in list {
-            let name = String::from_utf8_lossy(bytes(h.name)).into_owned();
-            let value = bytes(h.value).to_vec();
-            let bad = value.iter().any(|&b| b == b'\r' || b == b'\n' || b == 0);
-            let lower = name.to_ascii_lowercase();
-            if bad || sys::HOP_BY_HOP_HEADERS.contains(&lower.as_str()) || name.is_empty() {
+            let (name, value) = (bytes(h.name), bytes(h.value));
+            let lower = String::from_utf8_lossy(name).to_ascii_lowercase();
+            if name.is_empty()
+                || !name.iter().all(|&b| is_token_byte(b))
+                || value.iter().any(ctl)
+                || sys::HOP_BY_HOP_HEADERS.contains(&lower.as_str())
+            {
                 return sys::WD_E_INVALID;
             }
             if lower == "content-length" {
-                match std::str::from_utf8(&value)
+                let digits = value.trim_ascii();
+                match std::str::from_utf8(digits)
                     .ok()
-                    .and_then(|v| v.trim().parse::<u64>().ok())
+                    .and_then(|v| v.parse().ok())
                 {
-                    Some(n) => declared = Some(n),
-                    None => return sys::WD_E_INVALID,
+                    Some(n) if digits.iter().all(u8::is_ascii_digit) => declared = Some(n),
+                    _ => return sys::WD_E_INVALID,
                 }
             }
-            hs.push((name, value));
-        }
-        if !(100..=999).contains(&status) {
-            return sys::WD_E_INVALID;
+            hs.push((String::from_utf8_lossy(name).into_owned(), value.to_vec()));
         }
         x.declared_length = declared;
-        x.staged = Some((
-            status,
-            String::from_utf8_lossy(bytes(reason)).into_owned(),
-            hs,
-        ));
+        x.staged = Some((status, String::from_utf8_lossy(reason).into_owned(), hs));
         sys::WD_OK
     })
+}
+
+/// RFC 9110 `tchar`: what a header name may be made of.
+fn is_token_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
 }
 
 impl Exchange {
@@ -334,11 +341,10 @@ unsafe extern "C" fn t_send_file(
     let Ok(size) = file.metadata().map(|m| m.len()) else {
         return sys::WD_E_IO;
     };
-    let len = if len < 0 {
-        size.saturating_sub(offset as u64)
-    } else {
-        len as u64
-    };
+    let len = u64::try_from(len).unwrap_or(size.saturating_sub(offset as u64));
+    if (offset as u64).saturating_add(len) > size {
+        return sys::WD_E_INVALID; // as the server: the region must lie within the file
+    }
     let mut buf = vec![0u8; len as usize];
     if file.read_exact_at(&mut buf, offset as u64).is_err() {
         return sys::WD_E_IO;
@@ -399,6 +405,8 @@ impl<A: App> TestHost<A> {
     /// Run the app's init (with these --app-opt pairs) and one thread_init.
     pub fn new(opts: &[(&str, &str)]) -> Result<TestHost<A>, String> {
         let host = host_table();
+        // Keep libtest's panic output for panics outside the app's code.
+        export::chain_panics_outside_app();
         let opts: Vec<wd_opt> = opts
             .iter()
             .map(|(k, v)| wd_opt {
@@ -572,6 +580,38 @@ mod tests {
                     assert_eq!(req.write(b"abc"), Err(crate::WriteError::Length));
                     Ok(())
                 }
+                b"/invalid" => {
+                    use crate::WriteError::Invalid;
+                    let bad = [
+                        (99, "", ("X-A", &b"1"[..])),
+                        (200, "O\rK", ("X-A", b"1")),
+                        (200, "", ("X A", b"1")),
+                        (200, "", ("X-A", b"1\n2")),
+                        (200, "", ("Transfer-Encoding", b"chunked")),
+                    ];
+                    for (status, reason, header) in bad {
+                        assert_eq!(req.start(status, reason, &[header]), Err(Invalid));
+                    }
+                    assert_eq!(
+                        req.start(200, "", &[("Content-Length", b"x")]),
+                        Err(Invalid)
+                    );
+                    req.start(200, "", &[])?;
+                    let file = std::fs::File::open(concat!(
+                        env!("CARGO_MANIFEST_DIR"),
+                        "/src/testing.rs"
+                    ))?;
+                    let size = file.metadata()?.len();
+                    assert_eq!(req.send_file(&file, size, Some(1), true), Err(Invalid));
+                    req.send_file(&file, 0, Some(6), true)?;
+                    Ok(())
+                }
+                b"/from_thread" => {
+                    // Request is Send: a helper thread may produce the response.
+                    std::thread::scope(|s| s.spawn(|| req.respond(200, &[], b"t")).join())
+                        .map_err(|_| Error::new("helper thread panicked"))??;
+                    Ok(())
+                }
                 _ => {
                     let body = req.read_body()?;
                     let text = format!("{} {} {}", self.greeting, *count, body.len());
@@ -626,5 +666,23 @@ mod tests {
         let r = h.request(TestRequest::get("/long"));
         assert_eq!(r.body, b"ab");
         assert_eq!(r.outcome, Outcome::Ok);
+    }
+
+    #[test]
+    fn refuses_what_the_server_refuses() {
+        let mut h = TestHost::<Demo>::new(&[]).unwrap();
+        let r = h.request(TestRequest::get("/invalid"));
+        assert_eq!(r.outcome, Outcome::Ok);
+        assert_eq!(
+            (r.body.as_slice(), r.header("content-length")),
+            (&b"//! An"[..], Some("6"))
+        );
+    }
+
+    #[test]
+    fn a_request_can_move_to_another_thread() {
+        let mut h = TestHost::<Demo>::new(&[]).unwrap();
+        let r = h.request(TestRequest::get("/from_thread"));
+        assert_eq!((r.status, r.body.as_slice()), (200, &b"t"[..]));
     }
 }

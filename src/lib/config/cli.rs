@@ -27,6 +27,29 @@ pub struct Cli {
     /// Listen on HOST:PORT; repeatable. "*:8080" binds IPv4 and IPv6, "[::1]:8080" IPv6.
     #[arg(long, value_name = "HOST:PORT", action = ArgAction::Append, help_heading = "Listening")]
     pub listen: Vec<String>,
+    /// Listen on IPv4 addresses (default on).
+    #[arg(long, overrides_with = "no_ipv4", help_heading = "Listening")]
+    pub ipv4: bool,
+    /// Do not listen on IPv4 addresses.
+    #[arg(long, help_heading = "Listening")]
+    pub no_ipv4: bool,
+    /// Listen on IPv6 addresses (default on).
+    #[arg(long, overrides_with = "no_ipv6", help_heading = "Listening")]
+    pub ipv6: bool,
+    /// Do not listen on IPv6 addresses.
+    #[arg(long, help_heading = "Listening")]
+    pub no_ipv6: bool,
+    /// Listen on a unix socket at PATH (in addition to TCP only if --listen/--host/--port is given).
+    #[arg(long, value_name = "PATH", help_heading = "Listening")]
+    pub unix_socket: Option<std::path::PathBuf>,
+    /// Octal permissions of the unix socket file.
+    #[arg(
+        long,
+        value_name = "OCTAL",
+        default_value = "600",
+        help_heading = "Listening"
+    )]
+    pub unix_socket_perms: String,
     /// Backlog of the listening sockets.
     #[arg(
         long,
@@ -38,6 +61,62 @@ pub struct Cli {
     pub backlog: i32,
 
     // ----- Workers -----
+    /// Worker processes (default: $WEB_CONCURRENCY, else 1).
+    #[arg(
+        long,
+        value_name = "INT",
+        allow_negative_numbers = true,
+        help_heading = "Workers"
+    )]
+    pub workers: Option<i64>,
+    /// Seconds a stopping worker may take to finish its requests before SIGKILL.
+    #[arg(
+        long,
+        value_name = "SECS",
+        allow_negative_numbers = true,
+        default_value_t = 30,
+        help_heading = "Workers"
+    )]
+    pub graceful_timeout: u64,
+    /// Seconds without an I/O loop heartbeat before a worker is killed (0 = off).
+    #[arg(
+        long,
+        value_name = "SECS",
+        allow_negative_numbers = true,
+        default_value_t = 30,
+        help_heading = "Workers"
+    )]
+    pub timeout: u64,
+    /// Seconds a new worker may take to load the app and become ready.
+    #[arg(
+        long,
+        value_name = "SECS",
+        allow_negative_numbers = true,
+        default_value_t = 60,
+        help_heading = "Workers"
+    )]
+    pub boot_timeout: u64,
+    /// Recycle a worker after this many requests (0 = never).
+    #[arg(
+        long,
+        value_name = "INT",
+        allow_negative_numbers = true,
+        default_value_t = 0,
+        help_heading = "Workers"
+    )]
+    pub max_requests: u64,
+    /// Add up to this many requests, at random per worker, to --max-requests.
+    #[arg(
+        long,
+        value_name = "INT",
+        allow_negative_numbers = true,
+        default_value_t = 0,
+        help_heading = "Workers"
+    )]
+    pub max_requests_jitter: u64,
+    /// Write the master's pid to this file (atomically, after binding); removed at exit.
+    #[arg(long, value_name = "PATH", help_heading = "Workers")]
+    pub pid_file: Option<std::path::PathBuf>,
     /// Number of app threads in each worker.
     #[arg(
         long,

@@ -44,8 +44,19 @@ fn bad(setting: &str, value: impl fmt::Display, why: impl Into<String>) -> Confi
 pub struct Config {
     pub app: PathBuf,
     pub app_opts: Vec<(String, String)>,
-    /// Addresses to bind, in order, each with the spelling the operator used.
+    /// TCP addresses to bind, in order.
     pub listen: Vec<SocketAddr>,
+    /// A unix socket to bind, with its file mode.
+    pub unix_socket: Option<PathBuf>,
+    pub unix_socket_perms: u32,
+    pub workers: usize,
+    pub graceful_timeout_secs: u64,
+    /// 0 = no heartbeat check.
+    pub timeout_secs: u64,
+    pub boot_timeout_secs: u64,
+    pub max_requests: u64,
+    pub max_requests_jitter: u64,
+    pub pid_file: Option<PathBuf>,
     pub backlog: i32,
     pub threads: usize,
     pub recv_bytes: usize,
@@ -67,10 +78,62 @@ pub struct Config {
     pub log_level: log::LevelFilter,
 }
 
+/// Why the command line could not become a Config: one line for the operator.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ArgsError {
+    /// --help or --version: print this text and exit 0.
+    Info(String),
+    /// A bad flag or value: print this line and exit 2.
+    Invalid(String),
+}
+
 impl Config {
+    /// Parse and validate a whole command line (argv[0] first). Used at startup and
+    /// again on every SIGHUP.
+    pub fn from_args(args: &[std::ffi::OsString]) -> Result<Config, ArgsError> {
+        use clap::Parser;
+        let cli = Cli::try_parse_from(args).map_err(|e| match e.kind() {
+            clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => {
+                ArgsError::Info(e.to_string())
+            }
+            _ => {
+                // clap's first line names the flag and the value; the usage and
+                // "For more information" lines are noise in a service log.
+                let text = e.to_string();
+                let line = text.lines().next().unwrap_or("error: invalid arguments");
+                ArgsError::Invalid(line.trim_start_matches("error: ").to_string())
+            }
+        })?;
+        Config::from_cli(cli).map_err(|e| ArgsError::Invalid(e.to_string()))
+    }
+
     /// Validate a parsed command line.
     pub fn from_cli(cli: Cli) -> Result<Config, ConfigError> {
         let listen = listen_addrs(&cli)?;
+        let workers = match cli.workers {
+            Some(n) => n,
+            None => match std::env::var("WEB_CONCURRENCY") {
+                Ok(v) => v
+                    .trim()
+                    .parse::<i64>()
+                    .map_err(|_| bad("workers", &v, "WEB_CONCURRENCY must be a whole number"))?,
+                Err(_) => 1,
+            },
+        };
+        if !(1..=1024).contains(&workers) {
+            return Err(bad("workers", workers, "must be from 1 to 1024"));
+        }
+        at_least("boot-timeout", cli.boot_timeout, 1)?;
+        let unix_socket_perms = u32::from_str_radix(&cli.unix_socket_perms, 8)
+            .ok()
+            .filter(|m| *m <= 0o777)
+            .ok_or_else(|| {
+                bad(
+                    "unix-socket-perms",
+                    &cli.unix_socket_perms,
+                    "must be an octal mode like 600",
+                )
+            })?;
         at_least("threads", cli.threads as u64, 1)?;
         at_least("connection-limit", cli.connection_limit as u64, 1)?;
         at_least("recv-bytes", cli.recv_bytes as u64, 1)?;
@@ -123,6 +186,15 @@ impl Config {
             app: cli.app,
             app_opts,
             listen,
+            unix_socket: cli.unix_socket,
+            unix_socket_perms,
+            workers: workers as usize,
+            graceful_timeout_secs: cli.graceful_timeout,
+            timeout_secs: cli.timeout,
+            boot_timeout_secs: cli.boot_timeout,
+            max_requests: cli.max_requests,
+            max_requests_jitter: cli.max_requests_jitter,
+            pid_file: cli.pid_file,
             backlog: cli.backlog,
             threads: cli.threads,
             recv_bytes: cli.recv_bytes,
@@ -170,10 +242,15 @@ fn normalize_url_prefix(prefix: &str) -> Result<String, ConfigError> {
     Ok(format!("/{trimmed}"))
 }
 
-/// `--listen` wins; otherwise `--host`/`--port` (default 0.0.0.0:8080), as in Waitress.
+/// `--listen` wins; otherwise `--host`/`--port` (default 0.0.0.0:8080), as in
+/// Waitress; with only `--unix-socket`, no TCP at all. `--no-ipv4`/`--no-ipv6` drop
+/// addresses of that family.
 fn listen_addrs(cli: &Cli) -> Result<Vec<SocketAddr>, ConfigError> {
     let mut addrs = Vec::new();
     if cli.listen.is_empty() {
+        if cli.unix_socket.is_some() && cli.host.is_none() && cli.port.is_none() {
+            return Ok(addrs);
+        }
         let host = cli.host.as_deref().unwrap_or("0.0.0.0");
         let port = cli.port.unwrap_or(8080);
         addrs = listen::resolve_host_port(host, port).map_err(|why| bad("host", host, why))?;
@@ -193,6 +270,23 @@ fn listen_addrs(cli: &Cli) -> Result<Vec<SocketAddr>, ConfigError> {
                 }
             }
         }
+    }
+    let (v4, v6) = (!cli.no_ipv4, !cli.no_ipv6);
+    if !v4 && !v6 {
+        return Err(bad(
+            "no-ipv6",
+            "",
+            "--no-ipv4 and --no-ipv6 together leave nothing to listen on",
+        ));
+    }
+    addrs.retain(|a| (a.is_ipv4() && v4) || (a.is_ipv6() && v6));
+    if addrs.is_empty() && cli.unix_socket.is_none() {
+        let spec = cli.listen.join(" ");
+        return Err(bad(
+            "listen",
+            spec,
+            "no address left after --no-ipv4/--no-ipv6",
+        ));
     }
     Ok(addrs)
 }

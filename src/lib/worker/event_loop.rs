@@ -11,9 +11,11 @@ use super::task::{Peer, Task, TaskSettings};
 use crate::buffer::Segment;
 use crate::conn::outbuf::{Notify, OutBuf};
 use crate::conn::{Conn, ConnSettings, Step};
+use crate::link::{Message, WorkerLink};
 use crate::net::Listener;
 use mio::net::{TcpListener, TcpStream, UnixListener, UnixStream};
 use mio::{Events, Interest, Poll, Token, Waker};
+use nix::unistd::Pid;
 use std::io::{self, IoSlice, Read, Write};
 use std::net::Shutdown;
 use std::os::fd::AsFd;
@@ -31,6 +33,11 @@ const FIRST_CONN: usize = 1024;
 /// our sending side, so unread client bytes do not turn our last response into an
 /// RST (nginx `lingering_close`).
 const LINGER: Duration = Duration::from_secs(2);
+/// While draining, how long a keep-alive connection may sit between requests
+/// before it is closed.
+const DRAIN_IDLE: Duration = Duration::from_millis(500);
+/// How often the loop tells the master it is alive.
+const HEARTBEAT: Duration = Duration::from_secs(1);
 /// Pause before retrying accept after EMFILE/ENFILE.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 /// The most memory segments gathered into one writev.
@@ -46,6 +53,8 @@ pub struct LoopSettings {
     pub high_watermark: u64,
     pub graceful_timeout: Duration,
     pub log_socket_errors: bool,
+    /// Ask the master for a replacement after this many requests (0 = never).
+    pub max_requests: u64,
 }
 
 /// Tokens of connections with news from app threads, and the waker that interrupts
@@ -78,7 +87,17 @@ pub enum Stop {
     Immediate,
 }
 
-/// Signals the single-process server reacts to, delivered through a pipe.
+/// How the loop is told to stop and whom it reports to.
+pub struct Control {
+    /// TERM (drain) and QUIT (stop now), delivered through pipes.
+    pub signals: Option<SignalPipe>,
+    /// The master's link: ready, heartbeat, recycle.
+    pub link: Option<WorkerLink>,
+    /// Stop at once if our parent is no longer this process.
+    pub master_pid: Option<Pid>,
+}
+
+/// Signals a worker reacts to, delivered through pipes.
 pub struct SignalPipe {
     pub graceful: UnixStream,
     pub immediate: UnixStream,
@@ -195,6 +214,10 @@ pub struct EventLoop<'p> {
     accepting: Accepting,
     phase: Phase,
     signals: Option<SignalPipe>,
+    link: Option<WorkerLink>,
+    master_pid: Option<Pid>,
+    next_heartbeat: Instant,
+    recycle_requested: bool,
     next_request_id: u64,
     next_cleanup: Instant,
     read_buf: Vec<u8>,
@@ -207,8 +230,13 @@ impl<'p> EventLoop<'p> {
         conn_settings: Arc<ConnSettings>,
         task_settings: Arc<TaskSettings>,
         settings: LoopSettings,
-        signals: Option<SignalPipe>,
+        control: Control,
     ) -> io::Result<(EventLoop<'p>, Arc<WakeQueue>)> {
+        let Control {
+            signals,
+            link,
+            master_pid,
+        } = control;
         let poll = Poll::new()?;
         let waker = Waker::new(poll.registry(), WAKER)?;
         let wake = Arc::new(WakeQueue {
@@ -264,6 +292,10 @@ impl<'p> EventLoop<'p> {
                 accepting: Accepting::Open,
                 phase: Phase::Serving,
                 signals,
+                link,
+                master_pid,
+                next_heartbeat: Instant::now(),
+                recycle_requested: false,
                 next_request_id: 1,
                 next_cleanup,
                 read_buf,
@@ -275,9 +307,13 @@ impl<'p> EventLoop<'p> {
     /// Run until drained or told to stop now.
     pub fn run(&mut self) -> io::Result<Stop> {
         let mut events = Events::with_capacity(1024);
+        if let Some(link) = &mut self.link {
+            link.send(&Message::Ready);
+        }
         loop {
-            let timeout = match self.accepting {
-                Accepting::Backoff { .. } => ACCEPT_BACKOFF,
+            let timeout = match (self.accepting, self.phase) {
+                (Accepting::Backoff { .. }, _) => ACCEPT_BACKOFF,
+                (_, Phase::Draining { .. }) => DRAIN_IDLE / 2,
                 _ => Duration::from_secs(1),
             };
             if let Err(e) = self.poll.poll(&mut events, Some(timeout)) {
@@ -307,7 +343,18 @@ impl<'p> EventLoop<'p> {
                     Token(_) => self.accept_all(),
                 }
             }
-            self.on_tick(Instant::now());
+            let now = Instant::now();
+            if now >= self.next_heartbeat {
+                self.next_heartbeat = now + HEARTBEAT;
+                if let Some(link) = &mut self.link {
+                    link.send(&Message::Heartbeat);
+                }
+                if self.master_pid.is_some_and(|m| nix::unistd::getppid() != m) {
+                    log::warn!("the master is gone; stopping now");
+                    return Ok(Stop::Immediate);
+                }
+            }
+            self.on_tick(now);
             if let Phase::Draining { .. } = self.phase {
                 if self.open == 0 {
                     return Ok(Stop::Drained);
@@ -451,6 +498,15 @@ impl<'p> EventLoop<'p> {
                     c.conn.serving(out.clone());
                     let id = self.next_request_id;
                     self.next_request_id += 1;
+                    if self.settings.max_requests > 0
+                        && id >= self.settings.max_requests
+                        && !self.recycle_requested
+                    {
+                        self.recycle_requested = true;
+                        if let Some(link) = &mut self.link {
+                            link.send(&Message::Recycle);
+                        }
+                    }
                     match Task::new(
                         id,
                         *request,
@@ -502,7 +558,10 @@ impl<'p> EventLoop<'p> {
                     return;
                 }
                 Step::Wait => {
-                    if draining && c.conn.is_between_requests() {
+                    if draining
+                        && c.conn.is_between_requests()
+                        && c.last_activity.elapsed() >= DRAIN_IDLE
+                    {
                         self.begin_close(index);
                         return;
                     }
@@ -610,12 +669,26 @@ impl<'p> EventLoop<'p> {
                 slot.registered = false;
             }
         }
+        self.close_idle_while_draining(Instant::now());
+    }
+
+    /// While draining, a keep-alive connection between requests is closed once it
+    /// has been quiet for DRAIN_IDLE. Closing it sooner would race with a request the
+    /// client is sending right now (it would be read and discarded); a request that
+    /// does arrive is answered with `Connection: close`.
+    fn close_idle_while_draining(&mut self, now: Instant) {
         let idle: Vec<usize> = self
             .conns
             .iter()
             .enumerate()
             .filter_map(|(i, c)| match c {
-                Some(c) if matches!(c.life, Life::Open) && c.conn.is_between_requests() => Some(i),
+                Some(c)
+                    if matches!(c.life, Life::Open)
+                        && c.conn.is_between_requests()
+                        && now.duration_since(c.last_activity) >= DRAIN_IDLE =>
+                {
+                    Some(i)
+                }
                 _ => None,
             })
             .collect();
@@ -625,6 +698,9 @@ impl<'p> EventLoop<'p> {
     }
 
     fn on_tick(&mut self, now: Instant) {
+        if matches!(self.phase, Phase::Draining { .. }) {
+            self.close_idle_while_draining(now);
+        }
         if let Accepting::Backoff { until } = self.accepting {
             if now >= until {
                 self.accepting = Accepting::Open;

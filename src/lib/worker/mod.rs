@@ -12,8 +12,9 @@ use crate::conn::ConnSettings;
 use crate::exit;
 use crate::http::date::DateCache;
 use crate::http::Limits;
+use crate::link::{Message, WorkerLink};
 use crate::net::Listener;
-use event_loop::{EventLoop, LoopSettings, SignalPipe, Stop};
+use event_loop::{Control, EventLoop, LoopSettings, SignalPipe, Stop};
 use pool::Pool;
 use std::cell::RefCell;
 use std::sync::atomic::AtomicBool;
@@ -44,11 +45,26 @@ pub struct WorkerSpec {
     pub listeners: Vec<Listener>,
     pub signals: Option<SignalPipe>,
     pub graceful_timeout: Duration,
+    /// The link to the master (None when running without one, e.g. in tests).
+    pub link: Option<WorkerLink>,
+    /// Ask to be recycled after this many requests (0 = never).
+    pub max_requests: u64,
+    /// Exit at once if our parent is no longer this process.
+    pub master_pid: Option<nix::unistd::Pid>,
 }
 
 /// Load the app and serve until drained. Returns the process exit code.
-pub fn run(cfg: &Config, spec: WorkerSpec) -> exit::Code {
+pub fn run(cfg: &Config, mut spec: WorkerSpec) -> exit::Code {
     let pid = std::process::id();
+    // A boot failure goes to the master, which reports it once; without a master it
+    // is logged here.
+    let mut boot_failed = |why: String| {
+        match spec.link.as_mut() {
+            Some(link) => link.send(&Message::BootFailed(why)),
+            None => log::error!("{why}"),
+        }
+        exit::Code::AppBoot
+    };
     let info = HostInfo {
         server_software: server_software(),
         worker_index: spec.index,
@@ -56,10 +72,7 @@ pub fn run(cfg: &Config, spec: WorkerSpec) -> exit::Code {
     };
     let app = match App::load(&cfg.app, info, &cfg.app_opts) {
         Ok(app) => Arc::new(app),
-        Err(e) => {
-            log::error!("{e}");
-            return exit::Code::AppBoot;
-        }
+        Err(e) => return boot_failed(e.to_string()),
     };
     log::info!(
         "worker {pid}: loaded app {} {} from {}",
@@ -69,10 +82,7 @@ pub fn run(cfg: &Config, spec: WorkerSpec) -> exit::Code {
     );
     let mut pool = match Pool::start(app.clone(), cfg.threads) {
         Ok(pool) => pool,
-        Err(why) => {
-            log::error!("{why}");
-            return exit::Code::AppBoot;
-        }
+        Err(why) => return boot_failed(why),
     };
     let conn_settings = Arc::new(ConnSettings {
         limits: Limits {
@@ -102,6 +112,7 @@ pub fn run(cfg: &Config, spec: WorkerSpec) -> exit::Code {
         high_watermark: cfg.outbuf_high_watermark,
         graceful_timeout: spec.graceful_timeout,
         log_socket_errors: cfg.log_socket_errors,
+        max_requests: spec.max_requests,
     };
     let stop = match EventLoop::new(
         spec.listeners,
@@ -109,7 +120,11 @@ pub fn run(cfg: &Config, spec: WorkerSpec) -> exit::Code {
         conn_settings,
         task_settings,
         loop_settings,
-        spec.signals,
+        Control {
+            signals: spec.signals,
+            link: spec.link,
+            master_pid: spec.master_pid,
+        },
     ) {
         Ok((mut event_loop, _wake)) => event_loop.run(),
         Err(e) => Err(e),

@@ -299,6 +299,11 @@ impl HostSide<'_> {
         } else {
             None
         };
+        // Read at commit, not at dispatch: a response of a request that was already
+        // running when the worker began draining must still say Connection: close.
+        if self.settings.draining.load(Ordering::Relaxed) {
+            self.exchange.force_close = true;
+        }
         let date = super::current_date();
         let head = encode_head(staged, derived, self.exchange, &self.settings.ident, &date);
         self.response = Response::Committed(Committed {
@@ -499,6 +504,17 @@ impl HostRequest for HostSide<'_> {
         let len = len.unwrap_or_else(|| size.saturating_sub(offset));
         if offset.saturating_add(len) > size {
             return Err(HostError::Invalid);
+        }
+        if let (Response::Staged(staged), true) = (&mut self.response, last) {
+            // The whole body is this file region: its length is the truth, whatever
+            // Content-Length the app declared (Waitress `ReadOnlyFileBasedBuffer.prepare`
+            // replaces the header the same way).
+            if staged.content_length.is_some_and(|cl| cl != len) {
+                staged
+                    .headers
+                    .retain(|(n, _)| !n.eq_ignore_ascii_case("content-length"));
+                staged.content_length = None;
+            }
         }
         let head = match &self.response {
             Response::Fresh => return Err(HostError::State),

@@ -1,0 +1,633 @@
+//! The master (gunicorn's arbiter): owns the listening sockets, forks the workers,
+//! and supervises them with signals. It never loads app.so and stays
+//! single-threaded, so forking is always safe.
+//!
+//! One loop, readable top to bottom:
+//!   1. wait for a signal, a worker message, or the next deadline;
+//!   2. act on signals (HUP reload, TERM/INT drain, QUIT stop, TTIN/TTOU, USR1);
+//!   3. read worker links (ready, heartbeat, recycle, boot failure);
+//!   4. reap exited children;
+//!   5. enforce deadlines (boot, heartbeat, drain);
+//!   6. manage: spawn to the target count, retire stale generations, finish phases.
+//!
+//! A reload (HUP) starts a whole new generation next to the old one and drains the
+//! old workers only once every new one is ready; if a new worker fails to boot, the
+//! reload is abandoned and the old generation keeps serving.
+mod signals;
+mod spawn;
+
+pub use signals::MasterSignals;
+
+use crate::config::{ArgsError, Config};
+use crate::exit;
+use crate::link::{MasterLink, Message};
+use crate::net::Listener;
+use crate::systemd::Notifier;
+use nix::sys::signal::{kill, Signal};
+use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+use nix::unistd::Pid;
+use std::ffi::OsString;
+use std::os::fd::AsRawFd;
+use std::time::{Duration, Instant};
+
+/// Consecutive crashes before respawns are delayed, and the longest delay.
+const BACKOFF_START: Duration = Duration::from_millis(500);
+const BACKOFF_MAX: Duration = Duration::from_secs(30);
+/// A worker that served this long before dying resets the crash count.
+const STABLE_AFTER: Duration = Duration::from_secs(60);
+/// After an immediate stop, how long workers get before SIGKILL.
+const QUIT_GRACE: Duration = Duration::from_secs(2);
+
+/// Where a worker is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum WorkerState {
+    /// Forked; loading the app.
+    Booting,
+    /// Serving.
+    Ready { since: Instant },
+    /// Told to finish its connections and exit (SIGTERM sent); SIGKILL at `deadline`.
+    Draining { deadline: Instant },
+}
+
+struct Worker {
+    pid: Pid,
+    index: u32,
+    generation: u64,
+    state: WorkerState,
+    link: MasterLink,
+    spawned: Instant,
+    last_heartbeat: Instant,
+    /// Reached --max-requests: replace it, then drain it.
+    retiring: bool,
+    /// Why it could not boot, as it told us.
+    boot_failure: Option<String>,
+}
+
+/// The master's phase.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// The first generation is starting; a boot failure stops the server.
+    Booting,
+    Running,
+    /// Generation `generation` is starting next to `previous`.
+    Reloading {
+        previous: u64,
+        started: Instant,
+    },
+    /// Shutting down; SIGKILL whatever is left at `deadline`.
+    Stopping {
+        deadline: Instant,
+        immediate: bool,
+    },
+}
+
+pub struct Master {
+    cfg: Config,
+    /// The previous config, kept while a reload may still be abandoned.
+    previous_cfg: Option<Config>,
+    args: Vec<OsString>,
+    listeners: Vec<Listener>,
+    signals: MasterSignals,
+    notifier: Notifier,
+    workers: Vec<Worker>,
+    generation: u64,
+    target: usize,
+    phase: Phase,
+    reload_pending: bool,
+    crashes: u32,
+    next_spawn: Instant,
+    next_watchdog: Option<Instant>,
+    exit_code: exit::Code,
+}
+
+impl Master {
+    pub fn new(
+        cfg: Config,
+        args: Vec<OsString>,
+        listeners: Vec<Listener>,
+        signals: MasterSignals,
+        notifier: Notifier,
+    ) -> Master {
+        let target = cfg.workers;
+        let next_watchdog = notifier.watchdog_interval().map(|_| Instant::now());
+        Master {
+            cfg,
+            previous_cfg: None,
+            args,
+            listeners,
+            signals,
+            notifier,
+            workers: Vec::new(),
+            generation: 1,
+            target,
+            phase: Phase::Booting,
+            reload_pending: false,
+            crashes: 0,
+            next_spawn: Instant::now(),
+            next_watchdog,
+            exit_code: exit::Code::Ok,
+        }
+    }
+
+    /// Supervise until stopped; returns the process exit code.
+    pub fn run(mut self) -> exit::Code {
+        log::info!(
+            "master {} starting {} worker(s) with {} thread(s) each",
+            std::process::id(),
+            self.target,
+            self.cfg.threads
+        );
+        self.notifier.status("booting workers");
+        loop {
+            self.wait();
+            for sig in self.signals.take() {
+                self.on_signal(sig);
+            }
+            self.read_links();
+            self.reap();
+            self.check_deadlines();
+            self.manage();
+            if matches!(self.phase, Phase::Stopping { .. }) && self.workers.is_empty() {
+                crate::net::remove_socket_files(&self.listeners);
+                log::info!("master {} stopped", std::process::id());
+                return self.exit_code;
+            }
+        }
+    }
+
+    // ----- 1. waiting -----
+
+    fn wait(&mut self) {
+        use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+        let mut fds = vec![PollFd::new(self.signals.fd(), PollFlags::POLLIN)];
+        for w in &self.workers {
+            fds.push(PollFd::new(w.link.fd(), PollFlags::POLLIN));
+        }
+        // Deadlines are checked at this granularity; it also bounds the delay of a
+        // respawn after backoff.
+        let _ = poll(&mut fds, PollTimeout::from(250u16));
+    }
+
+    // ----- 2. signals -----
+
+    fn on_signal(&mut self, sig: Signal) {
+        match sig {
+            Signal::SIGHUP => match self.phase {
+                Phase::Stopping { .. } => {}
+                Phase::Booting | Phase::Reloading { .. } => {
+                    log::info!(
+                        "reload requested; it will start when the current generation is ready"
+                    );
+                    self.reload_pending = true;
+                }
+                Phase::Running => self.start_reload(),
+            },
+            Signal::SIGTERM | Signal::SIGINT => match self.phase {
+                Phase::Stopping {
+                    immediate: false, ..
+                } => {
+                    log::info!("second {sig}: stopping now");
+                    self.stop(true);
+                }
+                Phase::Stopping { .. } => {}
+                _ => {
+                    log::info!("{sig}: graceful shutdown");
+                    self.stop(false);
+                }
+            },
+            Signal::SIGQUIT => {
+                log::info!("SIGQUIT: stopping now");
+                self.stop(true);
+            }
+            Signal::SIGTTIN => {
+                self.target += 1;
+                log::info!("SIGTTIN: {} worker(s) wanted", self.target);
+            }
+            Signal::SIGTTOU => {
+                self.target = self.target.saturating_sub(1).max(1);
+                log::info!("SIGTTOU: {} worker(s) wanted", self.target);
+            }
+            Signal::SIGUSR1 => {
+                log::info!("SIGUSR1: reopening log files");
+                self.signal_all(Signal::SIGUSR1);
+            }
+            _ => {} // SIGCHLD: reaping happens on every turn of the loop
+        }
+    }
+
+    /// HUP: re-read the configuration and start a new generation beside the old.
+    fn start_reload(&mut self) {
+        self.notifier.reloading();
+        let mut cfg = match Config::from_args(&self.args) {
+            Ok(cfg) => cfg,
+            Err(ArgsError::Info(_)) => return,
+            Err(ArgsError::Invalid(why)) => {
+                log::error!("reload aborted: {why}");
+                self.notifier.ready("reload aborted: bad configuration");
+                return;
+            }
+        };
+        if cfg.listen != self.cfg.listen || cfg.unix_socket != self.cfg.unix_socket {
+            log::warn!("reload: listening changes need a restart; keeping the current sockets");
+        }
+        cfg.app = resolve_app(&cfg.app);
+        log::info!(
+            "reloading: generation {} with app {}",
+            self.generation + 1,
+            cfg.app.display()
+        );
+        self.previous_cfg = Some(std::mem::replace(&mut self.cfg, cfg));
+        self.target = self.cfg.workers;
+        self.phase = Phase::Reloading {
+            previous: self.generation,
+            started: Instant::now(),
+        };
+        self.generation += 1;
+        self.reload_pending = false;
+    }
+
+    /// A new-generation worker failed to boot: keep the old generation.
+    fn abort_reload(&mut self, why: &str) {
+        let Phase::Reloading { previous, .. } = self.phase else {
+            return;
+        };
+        log::error!("reload aborted: {why}; generation {previous} keeps serving");
+        if let Some(cfg) = self.previous_cfg.take() {
+            self.cfg = cfg;
+            self.target = self.cfg.workers;
+        }
+        let failed = self.generation;
+        self.generation = previous;
+        self.phase = Phase::Running;
+        for i in 0..self.workers.len() {
+            if self.workers[i].generation == failed {
+                self.drain(i);
+            }
+        }
+        self.notifier
+            .ready("reload aborted; previous generation serving");
+    }
+
+    fn stop(&mut self, immediate: bool) {
+        self.notifier.stopping();
+        let grace = if immediate {
+            QUIT_GRACE
+        } else {
+            Duration::from_secs(self.cfg.graceful_timeout_secs)
+        };
+        self.phase = Phase::Stopping {
+            deadline: Instant::now() + grace,
+            immediate,
+        };
+        let sig = if immediate {
+            Signal::SIGQUIT
+        } else {
+            Signal::SIGTERM
+        };
+        for w in &mut self.workers {
+            let _ = kill(w.pid, sig);
+            w.state = WorkerState::Draining {
+                deadline: Instant::now() + grace,
+            };
+        }
+    }
+
+    fn signal_all(&self, sig: Signal) {
+        for w in &self.workers {
+            let _ = kill(w.pid, sig);
+        }
+    }
+
+    // ----- 3. worker links -----
+
+    fn read_links(&mut self) {
+        for i in 0..self.workers.len() {
+            let received = self.workers[i].link.receive();
+            for message in received.messages {
+                self.on_message(i, message);
+            }
+        }
+    }
+
+    fn on_message(&mut self, i: usize, message: Message) {
+        let now = Instant::now();
+        let w = &mut self.workers[i];
+        w.last_heartbeat = now;
+        match message {
+            Message::Ready => {
+                if w.state == WorkerState::Booting {
+                    w.state = WorkerState::Ready { since: now };
+                    log::info!(
+                        "worker {} ready (generation {}, slot {}) in {} ms",
+                        w.pid,
+                        w.generation,
+                        w.index,
+                        now.duration_since(w.spawned).as_millis()
+                    );
+                }
+            }
+            Message::Heartbeat => {}
+            Message::Recycle => {
+                if !w.retiring {
+                    log::info!("worker {} reached --max-requests; replacing it", w.pid);
+                    w.retiring = true;
+                }
+            }
+            Message::BootFailed(reason) => w.boot_failure = Some(reason),
+        }
+    }
+
+    // ----- 4. reaping -----
+
+    fn reap(&mut self) {
+        loop {
+            match waitpid(Pid::from_raw(-1), Some(WaitPidFlag::WNOHANG)) {
+                Ok(WaitStatus::Exited(pid, code)) => {
+                    self.on_exit(pid, format!("exit code {code}"), Some(code))
+                }
+                Ok(WaitStatus::Signaled(pid, sig, _)) => {
+                    self.on_exit(pid, format!("signal {sig}"), None)
+                }
+                Ok(WaitStatus::StillAlive) | Err(_) => return,
+                Ok(_) => {}
+            }
+        }
+    }
+
+    fn on_exit(&mut self, pid: Pid, how: String, code: Option<i32>) {
+        // Unknown children (we may be PID 1 in a container) are reaped silently.
+        let Some(i) = self.workers.iter().position(|w| w.pid == pid) else {
+            return;
+        };
+        let mut w = self.workers.remove(i);
+        // A boot-failure line may still sit in the link.
+        for m in w.link.receive().messages {
+            if let Message::BootFailed(reason) = m {
+                w.boot_failure = Some(reason);
+            }
+        }
+        match w.state {
+            WorkerState::Draining { .. } => {
+                log::info!("worker {} exited ({how})", w.pid);
+            }
+            WorkerState::Booting => {
+                let reason = w
+                    .boot_failure
+                    .clone()
+                    .unwrap_or_else(|| format!("worker {} died while booting ({how})", w.pid));
+                self.on_boot_failure(&w, reason, code);
+            }
+            WorkerState::Ready { since } => {
+                log::warn!(
+                    "worker {} (generation {}) died ({how}); respawning",
+                    w.pid,
+                    w.generation
+                );
+                if since.elapsed() > STABLE_AFTER {
+                    self.crashes = 0;
+                }
+                self.crashed();
+            }
+        }
+    }
+
+    fn on_boot_failure(&mut self, w: &Worker, reason: String, code: Option<i32>) {
+        match self.phase {
+            Phase::Booting => {
+                log::error!("{reason}");
+                log::info!("the first generation cannot boot; stopping");
+                self.exit_code =
+                    if code == Some(exit::Code::AppBoot.as_i32()) || w.boot_failure.is_some() {
+                        exit::Code::AppBoot
+                    } else {
+                        exit::Code::Failure
+                    };
+                self.stop(true);
+            }
+            Phase::Reloading { .. } if w.generation == self.generation => {
+                self.abort_reload(&reason);
+            }
+            _ => {
+                log::error!("{reason}");
+                self.crashed();
+            }
+        }
+    }
+
+    /// Count a crash and push the next spawn out (0 s, then 0.5 s doubling to 30 s).
+    fn crashed(&mut self) {
+        self.crashes += 1;
+        if self.crashes > 1 {
+            let delay = BACKOFF_START
+                .saturating_mul(1 << (self.crashes - 2).min(10))
+                .min(BACKOFF_MAX);
+            log::info!(
+                "respawning in {} ms ({} crashes in a row)",
+                delay.as_millis(),
+                self.crashes
+            );
+            self.next_spawn = Instant::now() + delay;
+        }
+    }
+
+    // ----- 5. deadlines -----
+
+    fn check_deadlines(&mut self) {
+        let now = Instant::now();
+        let boot = Duration::from_secs(self.cfg.boot_timeout_secs);
+        let heartbeat = Duration::from_secs(self.cfg.timeout_secs);
+        for w in &mut self.workers {
+            match w.state {
+                WorkerState::Booting if now.duration_since(w.spawned) > boot => {
+                    log::error!(
+                        "worker {} did not become ready within --boot-timeout {}s; killing it",
+                        w.pid,
+                        boot.as_secs()
+                    );
+                    w.boot_failure = Some(format!(
+                        "worker {} did not become ready within {}s",
+                        w.pid,
+                        boot.as_secs()
+                    ));
+                    let _ = kill(w.pid, Signal::SIGKILL);
+                }
+                WorkerState::Ready { .. }
+                    if !heartbeat.is_zero() && now.duration_since(w.last_heartbeat) > heartbeat =>
+                {
+                    log::error!(
+                        "worker {} heartbeat timeout: its I/O loop has not turned for {}s; killing it",
+                        w.pid,
+                        heartbeat.as_secs()
+                    );
+                    let _ = kill(w.pid, Signal::SIGKILL);
+                }
+                WorkerState::Draining { deadline } if now > deadline => {
+                    log::warn!(
+                        "worker {} still running after the graceful timeout; killing it",
+                        w.pid
+                    );
+                    let _ = kill(w.pid, Signal::SIGKILL);
+                    w.state = WorkerState::Draining {
+                        deadline: now + Duration::from_secs(3600),
+                    };
+                }
+                _ => {}
+            }
+        }
+        if let (Some(at), Some(every)) = (self.next_watchdog, self.notifier.watchdog_interval()) {
+            if now >= at {
+                self.notifier.watchdog();
+                self.next_watchdog = Some(now + every);
+            }
+        }
+    }
+
+    // ----- 6. managing the workers -----
+
+    fn manage(&mut self) {
+        if let Phase::Stopping { .. } = self.phase {
+            return;
+        }
+        let gen = self.generation;
+        let active: Vec<usize> = (0..self.workers.len())
+            .filter(|&i| {
+                let w = &self.workers[i];
+                w.generation == gen
+                    && !w.retiring
+                    && !matches!(w.state, WorkerState::Draining { .. })
+            })
+            .collect();
+        // Too few: spawn (after any crash backoff).
+        if active.len() < self.target && Instant::now() >= self.next_spawn {
+            for _ in active.len()..self.target {
+                self.spawn();
+            }
+            return;
+        }
+        // Too many (TTOU): drain the newest extras.
+        if active.len() > self.target {
+            for &i in active.iter().rev().take(active.len() - self.target) {
+                self.drain(i);
+            }
+        }
+        let ready = active
+            .iter()
+            .filter(|&&i| matches!(self.workers[i].state, WorkerState::Ready { .. }))
+            .count();
+        if ready < self.target.min(active.len()) {
+            return; // the current generation is not all ready yet
+        }
+        // Everything of another generation, and every retiring worker, now drains.
+        for i in 0..self.workers.len() {
+            let w = &self.workers[i];
+            let stale = w.generation != gen || w.retiring;
+            if stale && !matches!(w.state, WorkerState::Draining { .. }) {
+                self.drain(i);
+            }
+        }
+        match self.phase {
+            Phase::Booting => {
+                self.phase = Phase::Running;
+                log::info!("{} worker(s) ready", ready);
+                self.notifier.ready(&format!("{ready} worker(s) ready"));
+            }
+            Phase::Reloading { started, .. } => {
+                self.phase = Phase::Running;
+                self.previous_cfg = None;
+                log::info!(
+                    "reload complete: generation {gen} serving ({} ms)",
+                    started.elapsed().as_millis()
+                );
+                self.notifier
+                    .ready(&format!("{ready} worker(s) ready, generation {gen}"));
+            }
+            _ => {}
+        }
+        if self.reload_pending && self.phase == Phase::Running {
+            self.start_reload();
+        }
+    }
+
+    fn drain(&mut self, i: usize) {
+        let w = &mut self.workers[i];
+        let _ = kill(w.pid, Signal::SIGTERM);
+        w.state = WorkerState::Draining {
+            deadline: Instant::now() + Duration::from_secs(self.cfg.graceful_timeout_secs),
+        };
+    }
+
+    fn spawn(&mut self) {
+        let gen = self.generation;
+        let index = (0u32..)
+            .find(|i| {
+                !self.workers.iter().any(|w| {
+                    w.index == *i
+                        && w.generation == gen
+                        && !matches!(w.state, WorkerState::Draining { .. })
+                })
+            })
+            .unwrap_or(0);
+        let jitter = if self.cfg.max_requests_jitter > 0 {
+            pseudo_random() % (self.cfg.max_requests_jitter + 1)
+        } else {
+            0
+        };
+        let max_requests = if self.cfg.max_requests > 0 {
+            self.cfg.max_requests + jitter
+        } else {
+            0
+        };
+        let mut master_fds: Vec<_> = self
+            .workers
+            .iter()
+            .map(|w| spawn::link_fd(&w.link))
+            .collect();
+        master_fds.push(self.signals.fd().as_raw_fd());
+        let args = spawn::SpawnArgs {
+            cfg: &self.cfg,
+            listeners: &self.listeners,
+            signals: &self.signals,
+            master_fds,
+            index,
+            max_requests,
+        };
+        match spawn::spawn(args) {
+            Ok((pid, link)) => {
+                log::info!("spawned worker {pid} (generation {gen}, slot {index})");
+                let now = Instant::now();
+                self.workers.push(Worker {
+                    pid,
+                    index,
+                    generation: gen,
+                    state: WorkerState::Booting,
+                    link,
+                    spawned: now,
+                    last_heartbeat: now,
+                    retiring: false,
+                    boot_failure: None,
+                });
+            }
+            Err(e) => {
+                log::error!("cannot fork a worker: {e}");
+                self.crashed();
+            }
+        }
+    }
+}
+
+/// The app path as it resolves now (symlinked deploys: `current -> releases/N`).
+fn resolve_app(path: &std::path::Path) -> std::path::PathBuf {
+    std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf())
+}
+
+/// Jitter for --max-requests: no crypto needed, just spread.
+fn pseudo_random() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos()),
+    );
+    h.finish()
+}

@@ -1,0 +1,486 @@
+//! The master: workers, crashes, reloads under load, graceful stop, TTIN/TTOU,
+//! signals at startup, leaks, unix sockets, socket activation, sd_notify, pid file.
+//! Every server runs in its own process tree and is stopped by PID.
+use crate::load::{Load, Mode};
+use crate::util::{alive, app, children, fd_count, signal, zombies, Server, BIN};
+use std::io::{BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+/// Wait (bounded) until `cond` holds.
+fn eventually(what: &str, timeout: Duration, mut cond: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    while !cond() {
+        assert!(Instant::now() < deadline, "timed out waiting for: {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Replace `dst` atomically with a copy of `src` (a deploy that swaps app.so).
+fn swap(dst: &Path, src: &Path) {
+    let tmp = dst.with_extension("so.tmp");
+    std::fs::copy(src, &tmp).unwrap();
+    std::fs::rename(&tmp, dst).unwrap();
+}
+
+/// A copy of the lifecycle app in a temp dir, so a test can swap it.
+fn deployable_app(dir: &Path) -> PathBuf {
+    let path = dir.join("app.so");
+    swap(&path, &app("lifecycle"));
+    path
+}
+
+fn start(app_path: &Path, args: &[&str]) -> Server {
+    let mut cmd = Command::new(BIN);
+    cmd.args(["--listen", "127.0.0.1:0"])
+        .args(args)
+        .arg(app_path);
+    Server::spawn(cmd)
+}
+
+fn count_lines(s: &Server, needle: &str) -> usize {
+    s.log().iter().filter(|l| l.contains(needle)).count()
+}
+
+fn get(s: &Server, path: &str) -> String {
+    let r = s.request(format!("GET {path} HTTP/1.1\r\nHost: h\r\n\r\n").as_bytes());
+    assert_eq!(r.status, 200, "{path}");
+    r.body_str()
+}
+
+const ALL_MODES: [Mode; 4] = [
+    Mode::KeepAliveGet,
+    Mode::ConnectionPerGet,
+    Mode::ConnectionPerPost,
+    Mode::KeepAlivePost,
+];
+
+#[test]
+fn workers_serve_and_a_killed_worker_is_replaced() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = start(&deployable_app(dir.path()), &["--workers", "3"]);
+    let pids = s.wait_for_workers(3);
+    assert_eq!(children(s.pid()).len(), 3);
+    let load = Load::start(s.port, &[Mode::KeepAliveGet, Mode::ConnectionPerGet]);
+    std::thread::sleep(Duration::from_millis(300));
+    signal(pids[0], libc::SIGKILL);
+    eventually("a replacement worker", Duration::from_secs(10), || {
+        s.worker_pids().len() >= 4 && children(s.pid()).len() == 3
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    let stats = load.finish();
+    assert!(stats.ok > 0);
+    // Only requests in flight on the killed worker may fail: one per client thread.
+    assert!(stats.failures() <= 2, "{stats:?}");
+    assert!(s.log().iter().any(|l| l.contains("died (signal SIGKILL)")));
+    assert!(zombies(s.pid()).is_empty());
+}
+
+#[test]
+fn killing_the_master_takes_the_workers_and_frees_the_port() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = start(&deployable_app(dir.path()), &["--workers", "2"]);
+    let pids = s.wait_for_workers(2);
+    let port = s.port;
+    signal(s.pid(), libc::SIGKILL);
+    s.wait_exit(Duration::from_secs(5));
+    eventually("every worker gone", Duration::from_secs(2), || {
+        pids.iter().all(|&p| !alive(p))
+    });
+    std::net::TcpListener::bind(("127.0.0.1", port)).expect("the port is free again");
+}
+
+#[test]
+fn ten_reloads_under_load_lose_nothing_and_serve_the_new_code() {
+    let dir = tempfile::tempdir().unwrap();
+    let app_path = deployable_app(dir.path());
+    let s = start(&app_path, &["--workers", "2", "--threads", "4"]);
+    s.wait_for_workers(2);
+    assert!(get(&s, "/").starts_with("version=1 "));
+    let load = Load::start(s.port, &ALL_MODES);
+    std::thread::sleep(Duration::from_millis(200));
+    for i in 1..=10 {
+        let next = if i % 2 == 0 {
+            "lifecycle"
+        } else {
+            "lifecycle2"
+        };
+        swap(&app_path, &app(next));
+        signal(s.pid(), libc::SIGHUP);
+        eventually(&format!("reload {i}"), Duration::from_secs(30), || {
+            count_lines(&s, "reload complete") >= i
+        });
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    let stats = load.finish();
+    assert_eq!(stats.failures(), 0, "{stats:?}");
+    assert!(stats.ok > 100, "{stats:?}");
+    // The last swap installed lifecycle (version 1); every client saw it last.
+    assert!(get(&s, "/").starts_with("version=1 "));
+    assert!(
+        stats
+            .last_bodies
+            .iter()
+            .all(|b| b.starts_with("version=1 ")),
+        "{stats:?}"
+    );
+    assert!(zombies(s.pid()).is_empty());
+    assert_eq!(children(s.pid()).len(), 2);
+    assert_eq!(s.stop().code(), Some(0));
+}
+
+#[test]
+fn a_broken_reload_keeps_the_old_generation_serving() {
+    let dir = tempfile::tempdir().unwrap();
+    let app_path = deployable_app(dir.path());
+    let s = start(&app_path, &["--workers", "2"]);
+    s.wait_for_workers(2);
+    let load = Load::start(s.port, &[Mode::KeepAliveGet, Mode::ConnectionPerPost]);
+    // An app whose init fails.
+    swap(&app_path, &app("abi-init_fails"));
+    signal(s.pid(), libc::SIGHUP);
+    eventually("first aborted reload", Duration::from_secs(20), || {
+        count_lines(&s, "reload aborted") >= 1
+    });
+    assert!(get(&s, "/").starts_with("version=1 "));
+    // A missing file.
+    std::fs::remove_file(&app_path).unwrap();
+    signal(s.pid(), libc::SIGHUP);
+    eventually("second aborted reload", Duration::from_secs(20), || {
+        count_lines(&s, "reload aborted") >= 2
+    });
+    assert!(get(&s, "/").starts_with("version=1 "));
+    // A good one.
+    swap(&app_path, &app("lifecycle2"));
+    signal(s.pid(), libc::SIGHUP);
+    eventually("good reload", Duration::from_secs(20), || {
+        count_lines(&s, "reload complete") >= 1
+    });
+    std::thread::sleep(Duration::from_millis(200));
+    let stats = load.finish();
+    assert_eq!(stats.failures(), 0, "{stats:?}");
+    assert!(get(&s, "/").starts_with("version=2 "));
+    assert!(s.log().iter().any(|l| l.contains("database unreachable")));
+}
+
+#[test]
+fn sigterm_answers_every_request_in_flight_then_exits_0() {
+    let dir = tempfile::tempdir().unwrap();
+    let app_path = deployable_app(dir.path());
+    let mut s = start(
+        &app_path,
+        &[
+            "--workers",
+            "2",
+            "--threads",
+            "4",
+            "--app-opt",
+            "sleep_path=/slow",
+            "--app-opt",
+            "sleep_ms=1500",
+        ],
+    );
+    s.wait_for_workers(2);
+    let port = s.port;
+    let clients: Vec<_> = (0..6)
+        .map(|_| {
+            std::thread::spawn(move || {
+                let mut c = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+                c.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+                c.write_all(b"GET /slow HTTP/1.1\r\nHost: h\r\n\r\n")
+                    .unwrap();
+                let mut r = BufReader::new(c);
+                crate::util::read_response(&mut r, false)
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(400));
+    signal(s.pid(), libc::SIGTERM);
+    for c in clients {
+        let resp = c
+            .join()
+            .unwrap()
+            .expect("a response to every request in flight");
+        assert_eq!(resp.status, 200);
+        assert!(
+            resp.closes(),
+            "responses written while draining say Connection: close"
+        );
+    }
+    let status = s.wait_exit(Duration::from_secs(20));
+    assert_eq!(status.code(), Some(0));
+    assert!(
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_err(),
+        "the port is closed"
+    );
+}
+
+#[test]
+fn a_request_longer_than_the_graceful_timeout_is_cut() {
+    let dir = tempfile::tempdir().unwrap();
+    let app_path = deployable_app(dir.path());
+    let mut s = start(
+        &app_path,
+        &[
+            "--graceful-timeout",
+            "2",
+            "--app-opt",
+            "sleep_path=/forever",
+            "--app-opt",
+            "sleep_ms=60000",
+        ],
+    );
+    s.wait_for_workers(1);
+    let mut c = s.connect();
+    c.write_all(b"GET /forever HTTP/1.1\r\nHost: h\r\n\r\n")
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let stopped = Instant::now();
+    signal(s.pid(), libc::SIGTERM);
+    let status = s.wait_exit(Duration::from_secs(15));
+    assert!(
+        stopped.elapsed() < Duration::from_secs(10),
+        "cut at the graceful timeout"
+    );
+    assert_eq!(status.code(), Some(0));
+    let mut r = BufReader::new(c);
+    assert!(
+        crate::util::read_response(&mut r, false).is_none(),
+        "no response: it was cut"
+    );
+}
+
+#[test]
+fn ttin_and_ttou_change_the_worker_count_never_below_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = start(&deployable_app(dir.path()), &["--workers", "2"]);
+    s.wait_for_workers(2);
+    signal(s.pid(), libc::SIGTTIN);
+    eventually("3 workers", Duration::from_secs(10), || {
+        children(s.pid()).len() == 3
+    });
+    for _ in 0..4 {
+        signal(s.pid(), libc::SIGTTOU);
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    eventually("1 worker", Duration::from_secs(10), || {
+        children(s.pid()).len() == 1
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(children(s.pid()).len(), 1, "never below one");
+    assert!(get(&s, "/").starts_with("version="));
+}
+
+#[test]
+fn signals_during_startup_neither_kill_nor_orphan() {
+    let dir = tempfile::tempdir().unwrap();
+    let app_path = deployable_app(dir.path());
+    for sig in [
+        libc::SIGHUP,
+        libc::SIGTERM,
+        libc::SIGINT,
+        libc::SIGUSR1,
+        libc::SIGTTIN,
+        libc::SIGQUIT,
+    ] {
+        // From 5 ms on: before that the signal can land while the new process is
+        // still in exec/ld.so, before main's first instruction blocks signals — a
+        // window no program can close (systemd never signals a service that early).
+        for delay_ms in [5u64, 40] {
+            let mut child = Command::new(BIN)
+                .args(["--listen", "127.0.0.1:0", "--workers", "2"])
+                .args(["--app-opt", "boot_sleep_ms=150"])
+                .arg(&app_path)
+                .stdin(std::process::Stdio::null())
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .unwrap();
+            let master = child.id();
+            std::thread::sleep(Duration::from_millis(delay_ms));
+            signal(master, sig);
+            let stops = [libc::SIGTERM, libc::SIGINT, libc::SIGQUIT].contains(&sig);
+            if !stops {
+                std::thread::sleep(Duration::from_millis(600));
+                assert!(
+                    child.try_wait().unwrap().is_none(),
+                    "signal {sig} killed the master"
+                );
+                signal(master, libc::SIGTERM);
+            }
+            let status = crate::util::wait_timeout(&mut child, Duration::from_secs(15));
+            assert_eq!(
+                status.code(),
+                Some(0),
+                "signal {sig} after {delay_ms} ms: {status:?}"
+            );
+            eventually("no orphaned workers", Duration::from_secs(3), || {
+                children(master).is_empty() && !orphans_of(&app_path)
+            });
+        }
+    }
+}
+
+/// Whether any process still runs with this app path on its command line.
+fn orphans_of(app_path: &Path) -> bool {
+    let needle = app_path.to_string_lossy().into_owned();
+    std::fs::read_dir("/proc").unwrap().flatten().any(|e| {
+        std::fs::read(e.path().join("cmdline"))
+            .map(|c| String::from_utf8_lossy(&c).contains(&needle))
+            .unwrap_or(false)
+            && e.file_name()
+                .to_string_lossy()
+                .parse::<u32>()
+                .is_ok_and(alive)
+    })
+}
+
+#[test]
+fn fifty_reloads_leave_no_zombie_and_no_leaked_fd() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = start(&deployable_app(dir.path()), &["--workers", "1"]);
+    s.wait_for_workers(1);
+    let baseline = fd_count(s.pid());
+    for i in 1..=50 {
+        signal(s.pid(), libc::SIGHUP);
+        eventually(&format!("reload {i}"), Duration::from_secs(20), || {
+            count_lines(&s, "reload complete") >= i
+        });
+    }
+    eventually("old workers reaped", Duration::from_secs(10), || {
+        children(s.pid()).len() == 1
+    });
+    assert!(zombies(s.pid()).is_empty());
+    assert_eq!(
+        fd_count(s.pid()),
+        baseline,
+        "the master's open fds after 50 reloads"
+    );
+    assert!(get(&s, "/").starts_with("version=1 "));
+}
+
+#[test]
+fn a_unix_socket_with_its_mode_serves_and_is_removed_at_exit() {
+    use std::os::unix::fs::{FileTypeExt, PermissionsExt};
+    let dir = tempfile::tempdir().unwrap();
+    let sock = dir.path().join("app.sock");
+    // A stale socket file from a crashed server is replaced.
+    drop(std::os::unix::net::UnixListener::bind(&sock).unwrap());
+    let mut cmd = Command::new(BIN);
+    cmd.arg("--unix-socket")
+        .arg(&sock)
+        .args(["--unix-socket-perms", "660"])
+        .arg(deployable_app(dir.path()));
+    let (mut s, rest) = Server::spawn_raw(cmd, "Serving on unix:");
+    assert_eq!(Path::new(&rest), sock);
+    s.wait_for_workers(1);
+    let meta = std::fs::metadata(&sock).unwrap();
+    assert!(meta.file_type().is_socket());
+    assert_eq!(meta.permissions().mode() & 0o777, 0o660);
+    let mut c = std::os::unix::net::UnixStream::connect(&sock).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    c.write_all(b"GET / HTTP/1.1\r\nHost: h\r\n\r\n").unwrap();
+    let resp = crate::util::read_response(&mut BufReader::new(&c), false).unwrap();
+    assert!(resp.body_str().starts_with("version=1 "));
+    // A second server on the same live socket refuses to start.
+    let out = Command::new(BIN)
+        .arg("--unix-socket")
+        .arg(&sock)
+        .arg(deployable_app(dir.path()))
+        .output()
+        .unwrap();
+    assert_ne!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("another server is listening"));
+    drop(c);
+    signal(s.pid(), libc::SIGTERM);
+    assert_eq!(s.wait_exit(Duration::from_secs(15)).code(), Some(0));
+    assert!(!sock.exists(), "the socket file is removed at exit");
+}
+
+#[test]
+fn socket_activation_adopts_listen_fds() {
+    let dir = tempfile::tempdir().unwrap();
+    let app_path = deployable_app(dir.path());
+    // A stand-in for systemd: bind, put the socket on fd 3, set LISTEN_FDS and
+    // LISTEN_PID to the pid that exec keeps, exec waitressd.
+    let script = format!(
+        "import os, socket, sys\n\
+         s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n\
+         s.bind(('127.0.0.1', 0)); s.listen(64)\n\
+         sys.stderr.write('activated port %d\\n' % s.getsockname()[1]); sys.stderr.flush()\n\
+         os.dup2(s.fileno(), 3); os.set_inheritable(3, True)\n\
+         os.environ['LISTEN_FDS'] = '1'; os.environ['LISTEN_PID'] = str(os.getpid())\n\
+         os.execv({bin:?}, [{bin:?}, {app:?}])\n",
+        bin = BIN,
+        app = app_path.to_string_lossy()
+    );
+    let mut cmd = Command::new("python3");
+    cmd.arg("-c").arg(script);
+    let (mut s, port) = Server::spawn_raw(cmd, "activated port ");
+    s.port = port.parse().unwrap();
+    s.wait_for_workers(1);
+    assert!(s
+        .log()
+        .iter()
+        .any(|l| l.contains("using 1 socket(s) passed by systemd")));
+    assert!(get(&s, "/").starts_with("version=1 "));
+}
+
+#[test]
+fn sd_notify_reports_ready_reloading_and_stopping() {
+    let dir = tempfile::tempdir().unwrap();
+    let notify_path = dir.path().join("notify.sock");
+    let notify = std::os::unix::net::UnixDatagram::bind(&notify_path).unwrap();
+    notify
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let mut cmd = Command::new(BIN);
+    cmd.args(["--listen", "127.0.0.1:0", "--workers", "2"])
+        .arg(deployable_app(dir.path()))
+        .env("NOTIFY_SOCKET", &notify_path);
+    let mut s = Server::spawn(cmd);
+    let next_with = |key: &str| -> String {
+        let mut buf = [0u8; 4096];
+        loop {
+            let n = notify.recv(&mut buf).expect("a notification");
+            let msg = String::from_utf8_lossy(&buf[..n]).into_owned();
+            if msg.lines().any(|l| l.starts_with(key)) {
+                return msg;
+            }
+        }
+    };
+    let ready = next_with("READY=1");
+    assert!(ready.contains("STATUS=2 worker(s) ready"), "{ready}");
+    // The master logs each worker's readiness before it sends READY=1.
+    eventually("2 ready lines", Duration::from_secs(2), || {
+        s.worker_pids().len() == 2
+    });
+    signal(s.pid(), libc::SIGHUP);
+    let reloading = next_with("RELOADING=1");
+    assert!(
+        reloading.lines().any(|l| l.starts_with("MONOTONIC_USEC=")),
+        "{reloading}"
+    );
+    let ready = next_with("READY=1");
+    assert!(ready.contains("generation 2"), "{ready}");
+    signal(s.pid(), libc::SIGTERM);
+    next_with("STOPPING=1");
+    assert_eq!(s.wait_exit(Duration::from_secs(15)).code(), Some(0));
+}
+
+#[test]
+fn the_pid_file_is_written_after_binding_and_removed_at_exit() {
+    let dir = tempfile::tempdir().unwrap();
+    let pid_file = dir.path().join("waitressd.pid");
+    let mut s = start(
+        &deployable_app(dir.path()),
+        &["--pid-file", pid_file.to_str().unwrap()],
+    );
+    let text = std::fs::read_to_string(&pid_file).unwrap();
+    assert_eq!(text.trim(), s.pid().to_string());
+    signal(s.pid(), libc::SIGTERM);
+    assert_eq!(s.wait_exit(Duration::from_secs(15)).code(), Some(0));
+    assert!(!pid_file.exists());
+}
