@@ -21,6 +21,11 @@
 //! socket ◄── worker::event_loop (writev / sendfile)
 //! ```
 //!
+//! Around that, processes: the `master` (the binary's main process) binds every
+//! socket (`net`, `systemd` for activation), forks workers and supervises them with
+//! signals; each worker (`worker::run`, after fork) loads the app and runs the loop
+//! above, reporting to the master over `link`. The master never loads app code.
+//!
 //! `config` is read by everyone and imports nothing else; `http`, `buffer` and `conn`
 //! never touch mio, threads or the app; `app` knows nothing of HTTP. Unsafe code is
 //! fenced: `git grep 'allow(unsafe_code)'` lists every file that may use it.

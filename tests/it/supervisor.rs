@@ -484,3 +484,220 @@ fn the_pid_file_is_written_after_binding_and_removed_at_exit() {
     assert_eq!(s.wait_exit(Duration::from_secs(15)).code(), Some(0));
     assert!(!pid_file.exists());
 }
+
+#[test]
+fn socket_activation_under_systemd_socket_activate() {
+    let Some(activate) = which("systemd-socket-activate") else {
+        eprintln!("skipped: systemd-socket-activate is not installed (Debian package systemd)");
+        return;
+    };
+    let port = free_port();
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = Command::new(activate);
+    cmd.arg("-l")
+        .arg(format!("127.0.0.1:{port}"))
+        .arg(BIN)
+        .arg(deployable_app(dir.path()));
+    // systemd-socket-activate accepts nothing itself: it execs waitressd on the
+    // first connection, which then adopts the listening socket.
+    let (mut s, _) = Server::spawn_raw(cmd, "Listening on");
+    s.port = port;
+    let body = get(&s, "/");
+    assert!(body.starts_with("version=1 "), "{body}");
+    assert!(s
+        .log()
+        .iter()
+        .any(|l| l.contains("using 1 socket(s) passed by systemd")));
+}
+
+#[test]
+fn nginx_proxies_to_the_unix_socket() {
+    let Some(nginx) = which("nginx") else {
+        eprintln!("skipped: nginx is not installed (.ci/run installs it)");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let sock = dir.path().join("waitressd.sock");
+    let mut cmd = Command::new(BIN);
+    cmd.arg("--unix-socket")
+        .arg(&sock)
+        .args(["--unix-socket-perms", "666", "--workers", "2"])
+        .arg(deployable_app(dir.path()));
+    let (server, _) = Server::spawn_raw(cmd, "Serving on unix:");
+    server.wait_for_workers(2);
+    // The deployment the Waitress docs describe: nginx in front, over a unix socket.
+    let port = free_port();
+    let conf = dir.path().join("nginx.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "daemon off;\nworker_processes 1;\npid {dir}/nginx.pid;\nerror_log {dir}/error.log;\n\
+             events {{ worker_connections 64; }}\n\
+             http {{\n  access_log off;\n  client_body_temp_path {dir}/body;\n  proxy_temp_path {dir}/proxy;\n\
+               fastcgi_temp_path {dir}/fcgi;\n  uwsgi_temp_path {dir}/uwsgi;\n  scgi_temp_path {dir}/scgi;\n\
+               upstream app {{ server unix:{sock}; keepalive 4; }}\n\
+               server {{\n    listen 127.0.0.1:{port};\n    location / {{\n      proxy_pass http://app;\n\
+                 proxy_http_version 1.1;\n      proxy_set_header Connection \"\";\n      proxy_set_header Host $host;\n\
+                 proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;\n    }}\n  }}\n}}\n",
+            dir = dir.path().display(),
+            sock = sock.display(),
+        ),
+    )
+    .unwrap();
+    let mut proxy = Command::new(nginx)
+        .arg("-c")
+        .arg(&conf)
+        .arg("-p")
+        .arg(dir.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let proxy_pid = proxy.id();
+    eventually("nginx listening", Duration::from_secs(10), || {
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+    });
+    let mut front = crate::util::Client { port };
+    for _ in 0..20 {
+        let r = front.request(b"GET /through-nginx HTTP/1.1\r\nHost: example.com\r\n\r\n");
+        assert_eq!(r.status, 200);
+        assert!(r.body_str().starts_with("version=1 "), "{}", r.body_str());
+    }
+    signal(proxy_pid, libc::SIGQUIT);
+    crate::util::wait_timeout(&mut proxy, Duration::from_secs(10));
+}
+
+fn which(name: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .chain([PathBuf::from("/usr/sbin"), PathBuf::from("/sbin")])
+            .map(|d| d.join(name))
+            .find(|p| p.is_file())
+    })
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[test]
+fn a_worker_whose_loop_stops_is_killed_by_the_heartbeat_timeout() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = start(&deployable_app(dir.path()), &["--timeout", "2"]);
+    let pid = s.wait_for_workers(1)[0];
+    // SIGSTOP freezes the worker's I/O loop: no heartbeat reaches the master.
+    signal(pid, libc::SIGSTOP);
+    eventually(
+        "heartbeat kill and replacement",
+        Duration::from_secs(15),
+        || s.worker_pids().len() >= 2,
+    );
+    assert!(s.log().iter().any(|l| l.contains("heartbeat timeout")));
+    assert!(!alive(pid));
+    assert!(get(&s, "/").starts_with("version=1 "));
+}
+
+#[test]
+fn a_first_generation_that_cannot_boot_in_time_stops_the_master_with_3() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(BIN)
+        .args(["--listen", "127.0.0.1:0", "--boot-timeout", "1"])
+        .args(["--app-opt", "boot_sleep_ms=10000"])
+        .arg(deployable_app(dir.path()))
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let status = crate::util::wait_timeout(&mut child, Duration::from_secs(20));
+    assert_eq!(status.code(), Some(3));
+    let mut err = String::new();
+    use std::io::Read;
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    assert!(err.contains("did not become ready within 1s"), "{err}");
+}
+
+#[test]
+fn max_requests_recycles_workers_without_failing_a_request() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = start(
+        &deployable_app(dir.path()),
+        &["--max-requests", "10", "--max-requests-jitter", "3"],
+    );
+    s.wait_for_workers(1);
+    // gunicorn #3038's repro: sequential requests across recycling, all 200.
+    let mut pids = std::collections::BTreeSet::new();
+    for _ in 0..40 {
+        let body = get(&s, "/");
+        pids.insert(body.rsplit("pid=").next().unwrap().to_string());
+    }
+    assert!(pids.len() >= 3, "workers were recycled: {pids:?}");
+    let load = Load::start(s.port, &[Mode::KeepAliveGet, Mode::ConnectionPerPost]);
+    std::thread::sleep(Duration::from_millis(1500));
+    let stats = load.finish();
+    assert_eq!(stats.failures(), 0, "{stats:?}");
+    assert!(zombies(s.pid()).is_empty());
+}
+
+#[test]
+fn a_crashing_request_kills_only_its_worker_which_is_replaced() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = start(
+        &deployable_app(dir.path()),
+        &["--workers", "2", "--app-opt", "crash_path=/crash"],
+    );
+    s.wait_for_workers(2);
+    let raw = s.exchange(b"GET /crash HTTP/1.1\r\nHost: h\r\n\r\n");
+    assert!(raw.is_empty(), "the crashed request gets no response");
+    eventually("a replacement", Duration::from_secs(10), || {
+        s.worker_pids().len() >= 3
+    });
+    assert!(s.log().iter().any(|l| l.contains("died (signal SIGABRT)")));
+    for _ in 0..10 {
+        assert!(get(&s, "/").starts_with("version=1 "));
+    }
+}
+
+#[test]
+fn web_concurrency_sets_the_default_worker_count() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = Command::new(BIN);
+    cmd.args(["--listen", "127.0.0.1:0"])
+        .arg(deployable_app(dir.path()))
+        .env("WEB_CONCURRENCY", "3");
+    let s = Server::spawn(cmd);
+    s.wait_for_workers(3);
+    assert_eq!(children(s.pid()).len(), 3);
+}
+
+#[test]
+fn star_listens_on_ipv4_and_ipv6_unless_told_otherwise() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let mut cmd = Command::new(BIN);
+    cmd.args(["--listen", &format!("*:{port}")])
+        .arg(deployable_app(dir.path()));
+    let (s, _) = Server::spawn_raw(cmd, "Serving on http://[::]:");
+    s.wait_for_workers(1);
+    assert!(s
+        .log()
+        .iter()
+        .any(|l| l.contains(&format!("Serving on http://0.0.0.0:{port}"))));
+    if std::net::TcpStream::connect(("::1", port)).is_err() {
+        eprintln!("skipped the IPv6 request: no IPv6 loopback here");
+    }
+    drop(s);
+    let mut cmd = Command::new(BIN);
+    cmd.args(["--listen", &format!("*:{port}"), "--no-ipv6"])
+        .arg(deployable_app(dir.path()));
+    let (s, _) = Server::spawn_raw(cmd, "Serving on http://0.0.0.0:");
+    s.wait_for_workers(1);
+    assert!(!s.log().iter().any(|l| l.contains("Serving on http://[::]")));
+}

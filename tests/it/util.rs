@@ -322,6 +322,22 @@ pub fn wait_timeout(child: &mut Child, timeout: Duration) -> std::process::ExitS
     }
 }
 
+/// Request helpers for a server this test did not start (e.g. a proxy in front).
+pub struct Client {
+    pub port: u16,
+}
+
+impl Client {
+    /// Send one request on a new connection and read one response.
+    pub fn request(&mut self, raw: &[u8]) -> Response {
+        let mut s = TcpStream::connect(("127.0.0.1", self.port)).expect("connect");
+        s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        s.write_all(raw).unwrap();
+        let mut r = BufReader::new(s);
+        read_response(&mut r, raw.starts_with(b"HEAD ")).expect("a response")
+    }
+}
+
 pub fn read_to_close(s: &mut TcpStream) -> Vec<u8> {
     let mut out = Vec::new();
     let mut buf = [0u8; 65536];

@@ -178,6 +178,9 @@ impl Master {
                     log::info!(
                         "reload requested; it will start when the current generation is ready"
                     );
+                    // systemd (Type=notify-reload) waits for RELOADING=1 after each
+                    // SIGHUP; the READY=1 that ends the coalesced reload answers it.
+                    self.notifier.reloading();
                     self.reload_pending = true;
                 }
                 Phase::Running => self.start_reload(),
