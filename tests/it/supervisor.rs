@@ -85,9 +85,15 @@ fn killing_the_master_takes_the_workers_and_frees_the_port() {
     let port = s.port;
     signal(s.pid(), libc::SIGKILL);
     s.wait_exit(Duration::from_secs(5));
-    eventually("every worker gone", Duration::from_secs(2), || {
+    let killed = Instant::now();
+    eventually("every worker gone", Duration::from_secs(5), || {
         pids.iter().all(|&p| !alive(p))
     });
+    assert!(
+        killed.elapsed() <= Duration::from_secs(1),
+        "workers outlived the master by {:?}",
+        killed.elapsed()
+    );
     std::net::TcpListener::bind(("127.0.0.1", port)).expect("the port is free again");
 }
 
@@ -439,7 +445,8 @@ fn sd_notify_reports_ready_reloading_and_stopping() {
     let mut cmd = Command::new(BIN);
     cmd.args(["--listen", "127.0.0.1:0", "--workers", "2"])
         .arg(deployable_app(dir.path()))
-        .env("NOTIFY_SOCKET", &notify_path);
+        .env("NOTIFY_SOCKET", &notify_path)
+        .env("WATCHDOG_USEC", "400000");
     let mut s = Server::spawn(cmd);
     let next_with = |key: &str| -> String {
         let mut buf = [0u8; 4096];
@@ -465,6 +472,8 @@ fn sd_notify_reports_ready_reloading_and_stopping() {
     );
     let ready = next_with("READY=1");
     assert!(ready.contains("generation 2"), "{ready}");
+    // WatchdogSec=0.4s: pings at half that.
+    next_with("WATCHDOG=1");
     signal(s.pid(), libc::SIGTERM);
     next_with("STOPPING=1");
     assert_eq!(s.wait_exit(Duration::from_secs(15)).code(), Some(0));
