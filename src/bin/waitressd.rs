@@ -26,7 +26,20 @@ fn main() -> ExitCode {
             return code(exit::Code::Usage);
         }
     };
+    if cfg.check_config {
+        match serde_json::to_string_pretty(&cfg.to_json()) {
+            Ok(json) => println!("{json}"),
+            Err(e) => {
+                eprintln!("waitressd: {e}");
+                return code(exit::Code::Failure);
+            }
+        }
+        return ExitCode::SUCCESS;
+    }
     waitressd::logging::init(cfg.log_level);
+    for warning in &cfg.warnings {
+        log::warn!("{warning}");
+    }
     code(serve(cfg, args))
 }
 

@@ -21,6 +21,8 @@ mod http1;
 mod limits;
 /// A load client that counts every failure by class.
 mod load;
+/// Waitress parity: proxy headers, config file, waitress-serve flags, access log.
+mod parity;
 /// Requests that enable smuggling or break the grammar: rejected, connection closed.
 mod rejects;
 /// The master: workers, crashes, reloads under load, stop, signals, sockets, systemd.

@@ -13,9 +13,25 @@ use std::path::PathBuf;
     after_help = "Every setting keeps its waitress-serve name and default. See README.md."
 )]
 pub struct Cli {
-    /// Path of the application shared library (app.so).
+    /// Path of the application shared library (app.so); or `app` in the config file.
     #[arg(value_name = "APP")]
-    pub app: PathBuf,
+    pub app: Option<PathBuf>,
+
+    // ----- Configuration -----
+    /// Read settings from this PasteDeploy-style INI file ([server:main] section).
+    #[arg(long, value_name = "FILE", help_heading = "Configuration")]
+    pub config: Option<PathBuf>,
+    /// The section of --config to read.
+    #[arg(
+        long,
+        value_name = "NAME",
+        default_value = "server:main",
+        help_heading = "Configuration"
+    )]
+    pub config_section: String,
+    /// Print the effective configuration as JSON and exit (2 on the first error).
+    #[arg(long, help_heading = "Configuration")]
+    pub check_config: bool,
 
     // ----- Listening -----
     /// Hostname or IP address to listen on (used with --port when no --listen is given).
@@ -144,7 +160,7 @@ pub struct Cli {
         allow_negative_numbers = true,
         help_heading = "HTTP limits"
     )]
-    pub send_bytes: Option<usize>,
+    pub send_bytes: Option<String>,
     /// Request bodies larger than this spill from memory to a temp file.
     #[arg(
         long,
@@ -271,7 +287,55 @@ pub struct Cli {
     #[arg(long, help_heading = "Request environment")]
     pub no_expose_tracebacks: bool,
 
+    // ----- Proxy -----
+    /// The address of a trusted proxy, "localhost" (unix sockets), or "*".
+    #[arg(long, value_name = "ADDR", help_heading = "Proxy")]
+    pub trusted_proxy: Option<String>,
+    /// How many trusted proxy hops to honour, counted from the right.
+    #[arg(
+        long,
+        value_name = "INT",
+        allow_negative_numbers = true,
+        help_heading = "Proxy"
+    )]
+    pub trusted_proxy_count: Option<i64>,
+    /// Headers to trust: forwarded, or any of x-forwarded-for, -host, -proto, -port, -by
+    /// (space or comma separated; repeatable).
+    #[arg(long, value_name = "HEADERS", action = ArgAction::Append, help_heading = "Proxy")]
+    pub trusted_proxy_headers: Vec<String>,
+    /// Log proxy headers removed from requests of untrusted peers.
+    #[arg(
+        long,
+        overrides_with = "no_log_untrusted_proxy_headers",
+        help_heading = "Proxy"
+    )]
+    pub log_untrusted_proxy_headers: bool,
+    /// Do not log removed untrusted proxy headers (default).
+    #[arg(long, help_heading = "Proxy")]
+    pub no_log_untrusted_proxy_headers: bool,
+    /// Remove proxy headers the app cannot trust (default).
+    #[arg(
+        long,
+        overrides_with = "no_clear_untrusted_proxy_headers",
+        help_heading = "Proxy"
+    )]
+    pub clear_untrusted_proxy_headers: bool,
+    /// Keep untrusted proxy headers.
+    #[arg(long, help_heading = "Proxy")]
+    pub no_clear_untrusted_proxy_headers: bool,
+
     // ----- Logging -----
+    /// Write an access log line per request to PATH ("-" = standard output).
+    #[arg(long, value_name = "PATH", help_heading = "Logging")]
+    pub access_log: Option<String>,
+    /// Access log format: combined (Apache) or json.
+    #[arg(
+        long,
+        value_name = "FORMAT",
+        default_value = "combined",
+        help_heading = "Logging"
+    )]
+    pub access_log_format: String,
     /// Log socket errors (resets, broken pipes) at warning level.
     #[arg(
         long,
@@ -290,6 +354,21 @@ pub struct Cli {
         help_heading = "Logging"
     )]
     pub log_level: String,
+
+    // ----- Accepted for waitress-serve compatibility (no effect) -----
+    /// Waitress: call APP as a factory. Ignored (an app.so has no factory).
+    #[arg(long, help_heading = "Deprecated (accepted, no effect)")]
+    pub call: bool,
+    /// Waitress: use poll() in asyncore. Ignored (waitressd uses epoll).
+    #[arg(long, help_heading = "Deprecated (accepted, no effect)")]
+    pub asyncore_use_poll: bool,
+    /// Waitress: asyncore loop timeout. Ignored.
+    #[arg(
+        long,
+        value_name = "SECS",
+        help_heading = "Deprecated (accepted, no effect)"
+    )]
+    pub asyncore_loop_timeout: Option<String>,
 
     // ----- App -----
     /// An option passed to the app's init, KEY=VALUE; repeatable.

@@ -3,6 +3,8 @@
 //! (`waitress/adjustments.py`). A bad value is a `ConfigError` whose one line names
 //! the setting and the value; the binary prints it and exits with code 2.
 pub mod cli;
+pub mod ini;
+pub mod layers;
 pub mod listen;
 
 use std::fmt;
@@ -39,9 +41,29 @@ fn bad(setting: &str, value: impl fmt::Display, why: impl Into<String>) -> Confi
     }
 }
 
+/// The access log's line format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AccessLogFormat {
+    /// Apache's combined log format.
+    Combined,
+    /// One JSON object per line.
+    Json,
+}
+
 /// Every setting, validated.
 #[derive(Debug, Clone)]
 pub struct Config {
+    /// Print the effective configuration and exit.
+    pub check_config: bool,
+    /// The config file read, if any (for reloads and --check-config).
+    pub config_file: Option<PathBuf>,
+    /// Trusted proxy handling.
+    pub proxy: crate::http::proxy::ProxyConfig,
+    /// Where access log lines go ("-" = standard output), if anywhere.
+    pub access_log: Option<String>,
+    pub access_log_format: AccessLogFormat,
+    /// One-line warnings to log once logging is set up (deprecated settings...).
+    pub warnings: Vec<String>,
     pub app: PathBuf,
     pub app_opts: Vec<(String, String)>,
     /// TCP addresses to bind, in order.
@@ -91,8 +113,8 @@ impl Config {
     /// Parse and validate a whole command line (argv[0] first). Used at startup and
     /// again on every SIGHUP.
     pub fn from_args(args: &[std::ffi::OsString]) -> Result<Config, ArgsError> {
-        use clap::Parser;
-        let cli = Cli::try_parse_from(args).map_err(|e| match e.kind() {
+        use clap::{CommandFactory, FromArgMatches};
+        let clap_error = |e: clap::Error| match e.kind() {
             clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => {
                 ArgsError::Info(e.to_string())
             }
@@ -103,23 +125,20 @@ impl Config {
                 let line = text.lines().next().unwrap_or("error: invalid arguments");
                 ArgsError::Invalid(line.trim_start_matches("error: ").to_string())
             }
-        })?;
-        Config::from_cli(cli).map_err(|e| ArgsError::Invalid(e.to_string()))
+        };
+        let matches = Cli::command()
+            .try_get_matches_from(args)
+            .map_err(clap_error)?;
+        let mut cli = Cli::from_arg_matches(&matches).map_err(clap_error)?;
+        let sources = layers::apply(&mut cli, &matches).map_err(ArgsError::Invalid)?;
+        Config::from_cli(cli)
+            .map_err(|e| ArgsError::Invalid(sources.describe(&e.setting, &e.value, &e.why)))
     }
 
     /// Validate a parsed command line.
     pub fn from_cli(cli: Cli) -> Result<Config, ConfigError> {
         let listen = listen_addrs(&cli)?;
-        let workers = match cli.workers {
-            Some(n) => n,
-            None => match std::env::var("WEB_CONCURRENCY") {
-                Ok(v) => v
-                    .trim()
-                    .parse::<i64>()
-                    .map_err(|_| bad("workers", &v, "WEB_CONCURRENCY must be a whole number"))?,
-                Err(_) => 1,
-            },
-        };
+        let workers = cli.workers.unwrap_or(1);
         if !(1..=1024).contains(&workers) {
             return Err(bad("workers", workers, "must be from 1 to 1024"));
         }
@@ -149,8 +168,40 @@ impl Config {
         if cli.threads > 1024 {
             return Err(bad("threads", cli.threads, "must be at most 1024"));
         }
-        if cli.send_bytes.is_some() {
-            log::warn!("--send-bytes is deprecated in Waitress and has no effect here");
+        let mut warnings = Vec::new();
+        for (given, setting) in [
+            (cli.send_bytes.is_some(), "send_bytes"),
+            (cli.call, "call"),
+            (cli.asyncore_use_poll, "asyncore_use_poll"),
+            (cli.asyncore_loop_timeout.is_some(), "asyncore_loop_timeout"),
+        ] {
+            if given {
+                warnings.push(format!(
+                    "'{setting}' is a waitress-serve setting with no meaning for waitressd; ignored"
+                ));
+            }
+        }
+        let app = cli.app.clone().ok_or_else(|| {
+            bad(
+                "app",
+                "",
+                "no app given: pass APP or set 'app' in the config file",
+            )
+        })?;
+        let proxy = proxy_config(&cli, &mut warnings)?;
+        let access_log_format = match cli.access_log_format.to_ascii_lowercase().as_str() {
+            "combined" => AccessLogFormat::Combined,
+            "json" => AccessLogFormat::Json,
+            _ => {
+                return Err(bad(
+                    "access-log-format",
+                    &cli.access_log_format,
+                    "must be combined or json",
+                ))
+            }
+        };
+        if cli.access_log.as_deref() == Some("") {
+            return Err(bad("access-log", "", "must be a path or -"));
         }
         let url_scheme = cli.url_scheme.to_ascii_lowercase();
         if url_scheme != "http" && url_scheme != "https" {
@@ -183,7 +234,13 @@ impl Config {
             })
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Config {
-            app: cli.app,
+            check_config: cli.check_config,
+            config_file: cli.config.clone(),
+            proxy,
+            access_log: cli.access_log.clone(),
+            access_log_format,
+            warnings,
+            app,
             app_opts,
             listen,
             unix_socket: cli.unix_socket,
@@ -214,6 +271,127 @@ impl Config {
             expose_tracebacks: cli.expose_tracebacks && !cli.no_expose_tracebacks,
             log_socket_errors: !cli.no_log_socket_errors,
             log_level,
+        })
+    }
+}
+
+/// Waitress `Adjustments` rules for the proxy settings.
+fn proxy_config(
+    cli: &Cli,
+    warnings: &mut Vec<String>,
+) -> Result<crate::http::proxy::ProxyConfig, ConfigError> {
+    use crate::http::proxy::PROXY_HEADERS;
+    let trusted_proxy = cli.trusted_proxy.clone().filter(|p| !p.is_empty());
+    let headers: std::collections::BTreeSet<String> = cli
+        .trusted_proxy_headers
+        .iter()
+        .flat_map(|v| v.split(|c: char| c.is_whitespace() || c == ','))
+        .filter(|h| !h.is_empty())
+        .map(str::to_ascii_lowercase)
+        .collect();
+    if trusted_proxy.is_none() {
+        if let Some(count) = cli.trusted_proxy_count {
+            return Err(bad(
+                "trusted-proxy-count",
+                count,
+                "has no meaning without setting --trusted-proxy",
+            ));
+        }
+        if !headers.is_empty() {
+            return Err(bad(
+                "trusted-proxy-headers",
+                cli.trusted_proxy_headers.join(" "),
+                "has no meaning without setting --trusted-proxy",
+            ));
+        }
+    }
+    if let Some(unknown) = headers
+        .iter()
+        .find(|h| !PROXY_HEADERS.contains(&h.as_str()))
+    {
+        return Err(bad(
+            "trusted-proxy-headers",
+            unknown,
+            format!(
+                "unknown header; expected one of {}",
+                PROXY_HEADERS.join(", ")
+            ),
+        ));
+    }
+    if headers.contains("forwarded") && headers.len() > 1 {
+        return Err(bad(
+            "trusted-proxy-headers",
+            cli.trusted_proxy_headers.join(" "),
+            "Forwarded and the X-Forwarded-{By,Host,Proto,Port,For} headers are mutually exclusive",
+        ));
+    }
+    let count = cli.trusted_proxy_count.unwrap_or(1);
+    if count < 1 {
+        return Err(bad("trusted-proxy-count", count, "must be at least 1"));
+    }
+    let headers = if headers.is_empty() && trusted_proxy.is_some() {
+        warnings.push(
+            "no proxy headers were marked as trusted, but trusted_proxy was set: trusting X-Forwarded-Proto (as Waitress does)".into(),
+        );
+        ["x-forwarded-proto".to_string()].into_iter().collect()
+    } else {
+        headers
+    };
+    Ok(crate::http::proxy::ProxyConfig {
+        trusted_proxy,
+        trusted_proxy_count: count as usize,
+        trusted_proxy_headers: headers,
+        clear_untrusted: !cli.no_clear_untrusted_proxy_headers,
+        log_untrusted: cli.log_untrusted_proxy_headers && !cli.no_log_untrusted_proxy_headers,
+    })
+}
+
+impl Config {
+    /// The effective configuration as JSON (`--check-config`), keyed by setting name.
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "app": self.app.display().to_string(),
+            "app_opt": self.app_opts.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>(),
+            "config": self.config_file.as_ref().map(|p| p.display().to_string()),
+            "listen": self.listen.iter().map(|a| a.to_string()).collect::<Vec<_>>(),
+            "unix_socket": self.unix_socket.as_ref().map(|p| p.display().to_string()),
+            "unix_socket_perms": format!("{:o}", self.unix_socket_perms),
+            "backlog": self.backlog,
+            "workers": self.workers,
+            "threads": self.threads,
+            "graceful_timeout": self.graceful_timeout_secs,
+            "timeout": self.timeout_secs,
+            "boot_timeout": self.boot_timeout_secs,
+            "max_requests": self.max_requests,
+            "max_requests_jitter": self.max_requests_jitter,
+            "pid_file": self.pid_file.as_ref().map(|p| p.display().to_string()),
+            "recv_bytes": self.recv_bytes,
+            "inbuf_overflow": self.inbuf_overflow,
+            "outbuf_overflow": self.outbuf_overflow,
+            "outbuf_high_watermark": self.outbuf_high_watermark,
+            "connection_limit": self.connection_limit,
+            "cleanup_interval": self.cleanup_interval_secs,
+            "channel_timeout": self.channel_timeout_secs,
+            "max_request_header_size": self.max_request_header_size,
+            "max_request_body_size": self.max_request_body_size,
+            "channel_request_lookahead": self.channel_request_lookahead,
+            "url_scheme": self.url_scheme,
+            "url_prefix": self.url_prefix,
+            "ident": self.ident,
+            "server_name": self.server_name,
+            "expose_tracebacks": self.expose_tracebacks,
+            "log_socket_errors": self.log_socket_errors,
+            "log_level": self.log_level.to_string().to_ascii_lowercase(),
+            "trusted_proxy": self.proxy.trusted_proxy,
+            "trusted_proxy_count": self.proxy.trusted_proxy_count,
+            "trusted_proxy_headers": self.proxy.trusted_proxy_headers.iter().collect::<Vec<_>>(),
+            "log_untrusted_proxy_headers": self.proxy.log_untrusted,
+            "clear_untrusted_proxy_headers": self.proxy.clear_untrusted,
+            "access_log": self.access_log,
+            "access_log_format": match self.access_log_format {
+                AccessLogFormat::Combined => "combined",
+                AccessLogFormat::Json => "json",
+            },
         })
     }
 }

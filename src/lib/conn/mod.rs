@@ -107,6 +107,9 @@ pub struct Conn {
     write: WriteState,
     output: VecDeque<Segment>,
     peer_eof: bool,
+    /// A bad request this connection answered itself, for the access log:
+    /// (status, body bytes).
+    rejected: Option<(u16, u64)>,
 }
 
 impl Conn {
@@ -119,6 +122,7 @@ impl Conn {
             write: WriteState::Idle,
             output: VecDeque::new(),
             peer_eof: false,
+            rejected: None,
         }
     }
 
@@ -348,6 +352,8 @@ impl Conn {
                         Some(Ready::Request(request)) => return Step::Dispatch(request),
                         Some(Ready::Error { error, version }) => {
                             let response = error.to_response(version, &self.settings.ident, date);
+                            let body = crate::http::response::body_length(&response);
+                            self.rejected = Some((error.status(), body));
                             self.output.push_back(Segment::memory(response));
                             self.write = WriteState::Closing;
                         }
@@ -368,6 +374,12 @@ impl Conn {
                 }
             }
         }
+    }
+
+    /// A request this connection rejected itself since the last call, for the
+    /// access log: (status, body bytes).
+    pub fn take_rejection(&mut self) -> Option<(u16, u64)> {
+        self.rejected.take()
     }
 
     /// The queued output, front first, for the event loop to write.

@@ -6,6 +6,7 @@ pub mod date;
 pub mod environ;
 pub mod error;
 pub mod head;
+pub mod proxy;
 pub mod response;
 
 pub use body::{BodyDecoder, Decoded};

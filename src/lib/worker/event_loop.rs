@@ -6,6 +6,7 @@
 //! (a mio `Waker` plus the tokens that have news). Readiness is edge-triggered, so a
 //! connection remembers unconsumed readiness (`readable`, `writable`) until a read or
 //! write returns WouldBlock.
+use super::access_log::Record;
 use super::pool::Pool;
 use super::task::{Peer, Task, TaskSettings};
 use crate::buffer::Segment;
@@ -488,7 +489,18 @@ impl<'p> EventLoop<'p> {
                 }
             }
             let date = super::current_date();
-            match c.conn.step(&date) {
+            let step = c.conn.step(&date);
+            if let (Some((status, bytes)), Some(log)) =
+                (c.conn.take_rejection(), &self.task_settings.access_log)
+            {
+                log.log(&Record {
+                    remote: &c.peer.remote_addr,
+                    status,
+                    bytes,
+                    ..Record::default()
+                });
+            }
+            match step {
                 Step::Dispatch(request) => {
                     let out = Arc::new(OutBuf::new(
                         FIRST_CONN + index,
@@ -516,14 +528,24 @@ impl<'p> EventLoop<'p> {
                     ) {
                         Ok(task) => self.pool.submit(task),
                         Err((error, out)) => {
-                            log::error!("request {id}: {}", error.detail());
+                            log::warn!("request {id}: {}", error.detail());
                             let bytes = error.to_response(
                                 crate::http::Version::Http11,
                                 &self.conn_settings.ident,
                                 &date,
                             );
+                            let body = crate::http::response::body_length(&bytes);
                             if out.push(Segment::memory(bytes)).is_ok() {
                                 out.finish(crate::conn::outbuf::Completion::Close);
+                            }
+                            if let Some(log) = &self.task_settings.access_log {
+                                log.log(&Record {
+                                    remote: &c.peer.remote_addr,
+                                    status: error.status(),
+                                    bytes: body,
+                                    request_id: id,
+                                    ..Record::default()
+                                });
                             }
                         }
                     }

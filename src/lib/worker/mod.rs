@@ -2,6 +2,7 @@
 //!
 //! Runs in a worker process (today: the single foreground process; with the
 //! supervisor: a forked child). The app is loaded here and nowhere else.
+pub mod access_log;
 pub mod event_loop;
 pub mod pool;
 pub mod task;
@@ -84,6 +85,22 @@ pub fn run(cfg: &Config, mut spec: WorkerSpec) -> exit::Code {
         Ok(pool) => pool,
         Err(why) => return boot_failed(why),
     };
+    // The access log's writer thread, reopened on SIGUSR1 (forwarded by the master).
+    let mut access_writer = None;
+    let mut access_log = None;
+    if let Some(target) = &cfg.access_log {
+        let reopen = Arc::new(AtomicBool::new(false));
+        if let Err(e) = signal_hook::flag::register(signal_hook::consts::SIGUSR1, reopen.clone()) {
+            log::warn!("worker {pid}: SIGUSR1 will not reopen the access log: {e}");
+        }
+        match access_log::Writer::start(target, cfg.access_log_format, reopen) {
+            Ok((log, writer)) => {
+                access_log = Some(log);
+                access_writer = Some(writer);
+            }
+            Err(e) => return boot_failed(format!("cannot open the access log {target}: {e}")),
+        }
+    }
     let conn_settings = Arc::new(ConnSettings {
         limits: Limits {
             max_request_header_size: cfg.max_request_header_size,
@@ -103,6 +120,8 @@ pub fn run(cfg: &Config, mut spec: WorkerSpec) -> exit::Code {
         outbuf_overflow: cfg.outbuf_overflow,
         draining: AtomicBool::new(false),
         fatal: AtomicBool::new(false),
+        proxy: cfg.proxy.clone(),
+        access_log,
     });
     let loop_settings = LoopSettings {
         recv_bytes: cfg.recv_bytes,
@@ -129,14 +148,23 @@ pub fn run(cfg: &Config, mut spec: WorkerSpec) -> exit::Code {
         Ok((mut event_loop, _wake)) => event_loop.run(),
         Err(e) => Err(e),
     };
+    let mut stop_access_log = || {
+        if let Some(w) = access_writer.as_mut() {
+            w.stop();
+        }
+    };
     match stop {
         Ok(Stop::Drained) => {
             pool.shutdown();
             app.shutdown();
+            stop_access_log();
             log::info!("worker {pid}: stopped");
             exit::Code::Ok
         }
-        Ok(Stop::Immediate) => exit::Code::Ok,
+        Ok(Stop::Immediate) => {
+            stop_access_log();
+            exit::Code::Ok
+        }
         Err(e) => {
             log::error!("worker {pid}: I/O loop failed: {e}");
             exit::Code::Failure

@@ -4,17 +4,20 @@
 //!
 //! The only file that knows both the engine's types (`http`, `conn`, `buffer`) and
 //! the app's (`app`). Runs on an app thread; never touches a socket.
+use super::access_log::{AccessLog, Record};
 use crate::app::{self, App, AppThread, HostError, HostRequest, Outcome, RequestView};
 use crate::buffer::{BodyReader, Segment, SpillWriter};
 use crate::conn::outbuf::{Completion, OutBuf};
 use crate::conn::CompleteRequest;
 use crate::http::environ;
+use crate::http::proxy::{self, ProxyConfig};
 use crate::http::response::{encode_chunk, encode_head, Exchange, Framing, StagedHead, LAST_CHUNK};
 use crate::http::{RequestError, RequestHead};
 use std::cell::OnceCell;
 use std::io::Read;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::time::Instant;
 
 /// Settings and shared state every task of a worker reads.
 pub struct TaskSettings {
@@ -29,6 +32,10 @@ pub struct TaskSettings {
     pub draining: AtomicBool,
     /// Set when an app returned WD_E_FATAL: the worker should be recycled.
     pub fatal: AtomicBool,
+    /// Trusted proxy handling (Waitress `proxy_headers.py`).
+    pub proxy: ProxyConfig,
+    /// Where a line per response goes, if anywhere.
+    pub access_log: Option<AccessLog>,
 }
 
 /// Where a connection came in and from whom (shared by its requests).
@@ -43,6 +50,8 @@ pub struct Peer {
 /// A complete request waiting for an app thread.
 pub struct Task {
     id: u64,
+    /// When the request was complete and handed to the pool.
+    received: Instant,
     request: RequestData,
     body: BodyReader,
     out: Arc<OutBuf>,
@@ -60,7 +69,9 @@ struct RequestData {
     server_name: Vec<u8>,
     server_port: Vec<u8>,
     url_scheme: Vec<u8>,
-    peer: Arc<Peer>,
+    /// REMOTE_ADDR / REMOTE_PORT after trusted proxy headers.
+    remote_addr: String,
+    remote_port: String,
     content_type: Vec<u8>,
     content_length: u64,
     content_length_text: Vec<u8>,
@@ -96,12 +107,45 @@ impl Task {
         let (script_name, path_info) = environ::script_and_path(&decoded, &settings.url_prefix);
         let (server_name, server_port) =
             environ::server_name_and_port(&settings.server_name, &peer.local_port);
-        let headers: Vec<(Vec<u8>, Vec<u8>)> = head
-            .headers
-            .iter()
-            .filter(|(name, _)| !name.contains(&b'_'))
-            .cloned()
-            .collect();
+        let mut view = proxy::View {
+            remote_addr: peer.remote_addr.clone(),
+            remote_port: peer.remote_port.clone(),
+            url_scheme: settings.url_scheme.clone(),
+            server_name,
+            server_port,
+            // Names with '_' are dropped, as Waitress does, so they cannot pose as
+            // a proxy header or any other CGI variable.
+            headers: head
+                .headers
+                .iter()
+                .filter(|(name, _)| !name.contains(&b'_'))
+                .cloned()
+                .collect(),
+        };
+        match proxy::apply(&settings.proxy, &mut view) {
+            Ok(notes) => log_proxy_notes(&notes, &peer.remote_addr),
+            Err(m) => {
+                log::warn!(
+                    "Malformed proxy header \"{}\" from \"{}\": {} value: {}",
+                    m.header,
+                    peer.remote_addr,
+                    m.reason,
+                    m.value
+                );
+                return Err((
+                    RequestError::bad(format!("Header \"{}\" malformed.", m.header)),
+                    out,
+                ));
+            }
+        }
+        let proxy::View {
+            remote_addr,
+            remote_port,
+            url_scheme,
+            server_name,
+            server_port,
+            headers,
+        } = view;
         let content_type = head.header(b"content-type").unwrap_or_default().to_vec();
         let mut flags = 0;
         if head.is_head() {
@@ -115,6 +159,7 @@ impl Task {
         }
         Ok(Task {
             id,
+            received: Instant::now(),
             request: RequestData {
                 headers,
                 script_name,
@@ -122,8 +167,9 @@ impl Task {
                 query_string,
                 server_name: server_name.into_bytes(),
                 server_port: server_port.into_bytes(),
-                url_scheme: settings.url_scheme.clone().into_bytes(),
-                peer,
+                url_scheme: url_scheme.into_bytes(),
+                remote_addr,
+                remote_port,
                 content_type,
                 content_length,
                 content_length_text: content_length.to_string().into_bytes(),
@@ -142,6 +188,7 @@ impl Task {
     pub fn run(self, app: &App, thread: &mut AppThread) {
         let Task {
             id,
+            received,
             request,
             body,
             out,
@@ -168,7 +215,22 @@ impl Task {
         let view = request.view(id);
         let outcome = app.handle(thread, &view, &mut host);
         let completion = host.finish(outcome);
+        let (status, bytes) = host.status_and_bytes();
         out.finish(completion);
+        if let Some(log) = &settings.access_log {
+            log.log(&Record {
+                remote: &request.remote_addr,
+                method: &request.head.method,
+                target: &request.head.target,
+                protocol: request.head.version.as_str(),
+                status,
+                bytes,
+                duration: received.elapsed(),
+                request_id: id,
+                user_agent: request.head.header(b"user-agent"),
+                referer: request.head.header(b"referer"),
+            });
+        }
     }
 }
 
@@ -198,9 +260,9 @@ impl RequestData {
             url_scheme: &self.url_scheme,
             server_name: &self.server_name,
             server_port: &self.server_port,
-            remote_addr: self.peer.remote_addr.as_bytes(),
-            remote_port: self.peer.remote_port.as_bytes(),
-            remote_host: self.peer.remote_addr.as_bytes(),
+            remote_addr: self.remote_addr.as_bytes(),
+            remote_port: self.remote_port.as_bytes(),
+            remote_host: self.remote_addr.as_bytes(),
             content_type: &self.content_type,
             headers: &self.headers,
             content_length: self.content_length as i64,
@@ -241,6 +303,7 @@ enum Response {
 }
 
 struct Committed {
+    status: u16,
     framing: Framing,
     /// Body bytes the app produced (sent, or counted for HEAD).
     sent: u64,
@@ -266,6 +329,15 @@ struct HostSide<'a> {
 }
 
 impl HostSide<'_> {
+    /// For the access log: the status sent and the body bytes produced.
+    fn status_and_bytes(&self) -> (u16, u64) {
+        match &self.response {
+            Response::Committed(c) => (c.status, c.sent),
+            Response::Staged(s) => (s.status, 0),
+            Response::Fresh => (500, 0),
+        }
+    }
+
     /// Queue bytes: in memory below `outbuf_overflow`, else through the spill file.
     fn push(&mut self, bytes: Vec<u8>) -> Result<(), HostError> {
         if bytes.is_empty() {
@@ -307,6 +379,7 @@ impl HostSide<'_> {
         let date = super::current_date();
         let head = encode_head(staged, derived, self.exchange, &self.settings.ident, &date);
         self.response = Response::Committed(Committed {
+            status: staged.status,
             framing: head.framing,
             sent: 0,
             close: head.close,
@@ -431,9 +504,11 @@ impl HostSide<'_> {
             }
         }
         // Mark committed so nothing else is sent for this request.
+        let error_body = crate::http::response::body_length(&bytes);
         self.response = Response::Committed(Committed {
+            status: 500,
             framing: Framing::NoBody,
-            sent: 0,
+            sent: error_body,
             close: true,
             suppress_body: true,
             overflowed: false,
@@ -441,6 +516,20 @@ impl HostSide<'_> {
         match self.push(bytes) {
             Ok(()) => Completion::Close,
             Err(_) => Completion::Abort,
+        }
+    }
+}
+
+fn log_proxy_notes(notes: &[proxy::Note], peer: &str) {
+    for note in notes {
+        match note {
+            proxy::Note::UnknownForwardedToken(token) => {
+                log::warn!("Unknown Forwarded token: {token}")
+            }
+            proxy::Note::RemovedUntrusted(names) => log::warn!(
+                "Removed untrusted headers ({}) from {peer}. Waitress recommends these be removed upstream.",
+                names.join(", ")
+            ),
         }
     }
 }
@@ -581,8 +670,8 @@ impl HostRequest for HostSide<'_> {
             b"SERVER_NAME" => &r.server_name,
             b"SERVER_PORT" => &r.server_port,
             b"SERVER_SOFTWARE" => self.settings.ident.as_bytes(),
-            b"REMOTE_ADDR" | b"REMOTE_HOST" => r.peer.remote_addr.as_bytes(),
-            b"REMOTE_PORT" => r.peer.remote_port.as_bytes(),
+            b"REMOTE_ADDR" | b"REMOTE_HOST" => r.remote_addr.as_bytes(),
+            b"REMOTE_PORT" => r.remote_port.as_bytes(),
             b"CONTENT_TYPE" => &r.content_type,
             b"CONTENT_LENGTH" => &r.content_length_text,
             b"REQUEST_ID" => &r.request_id_text,
