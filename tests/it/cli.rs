@@ -57,3 +57,70 @@ fn help_exits_0_and_groups_the_flags() {
         assert!(text.contains(heading), "{heading} missing from --help");
     }
 }
+
+/// Waitress's `Adjustments._params` (3.0.2): waitress-serve accepts `--name=VALUE` for
+/// each, and `--name`/`--no-name` for the booleans. Every one must parse here.
+#[test]
+fn every_waitress_serve_flag_is_accepted() {
+    let valued = [
+        ("--host", "127.0.0.1"),
+        ("--port", "8080"),
+        ("--threads", "4"),
+        ("--trusted-proxy", "127.0.0.1"),
+        ("--trusted-proxy-count", "1"),
+        ("--trusted-proxy-headers", "x-forwarded-for"),
+        ("--url-scheme", "http"),
+        ("--url-prefix", "/x"),
+        ("--backlog", "1024"),
+        ("--recv-bytes", "8192"),
+        ("--send-bytes", "18000"),
+        ("--outbuf-overflow", "1048576"),
+        ("--outbuf-high-watermark", "16777216"),
+        ("--inbuf-overflow", "524288"),
+        ("--connection-limit", "100"),
+        ("--cleanup-interval", "30"),
+        ("--channel-timeout", "120"),
+        ("--max-request-header-size", "262144"),
+        ("--max-request-body-size", "1073741824"),
+        ("--ident", "waitress"),
+        ("--asyncore-loop-timeout", "1"),
+        ("--unix-socket-perms", "600"),
+        ("--channel-request-lookahead", "0"),
+        ("--server-name", "example.com"),
+    ];
+    let booleans = [
+        "ipv4",
+        "ipv6",
+        "log-untrusted-proxy-headers",
+        "clear-untrusted-proxy-headers",
+        "log-socket-errors",
+        "expose-tracebacks",
+        "asyncore-use-poll",
+    ];
+    let mut args: Vec<String> = vec!["--check-config".into()];
+    for (flag, value) in valued {
+        args.push(format!("{flag}={value}"));
+    }
+    args.push("--call".into());
+    let (code, err) = run(&args
+        .iter()
+        .map(String::as_str)
+        .chain(["a.so"])
+        .collect::<Vec<_>>());
+    assert_eq!(code, 0, "{err}");
+    for b in booleans {
+        for flag in [format!("--{b}"), format!("--no-{b}")] {
+            let (code, err) = run(&["--check-config", "--listen=*:8080", &flag, "a.so"]);
+            assert_eq!(code, 0, "{flag}: {err}");
+        }
+    }
+    // --listen and --unix-socket each stand alone.
+    assert_eq!(
+        run(&["--check-config", "--listen=127.0.0.1:8080", "a.so"]).0,
+        0
+    );
+    assert_eq!(
+        run(&["--check-config", "--unix-socket=/tmp/x.sock", "a.so"]).0,
+        0
+    );
+}

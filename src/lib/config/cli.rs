@@ -360,8 +360,15 @@ pub struct Cli {
     #[arg(long, help_heading = "Deprecated (accepted, no effect)")]
     pub call: bool,
     /// Waitress: use poll() in asyncore. Ignored (waitressd uses epoll).
-    #[arg(long, help_heading = "Deprecated (accepted, no effect)")]
+    #[arg(
+        long,
+        overrides_with = "no_asyncore_use_poll",
+        help_heading = "Deprecated (accepted, no effect)"
+    )]
     pub asyncore_use_poll: bool,
+    /// Waitress: the negation of --asyncore-use-poll. Ignored.
+    #[arg(long, help_heading = "Deprecated (accepted, no effect)")]
+    pub no_asyncore_use_poll: bool,
     /// Waitress: asyncore loop timeout. Ignored.
     #[arg(
         long,

@@ -82,7 +82,10 @@ const KEYS: &[(&str, &[&str])] = &[
     ),
     ("access_log", &["access_log"]),
     ("access_log_format", &["access_log_format"]),
-    ("asyncore_use_poll", &["asyncore_use_poll"]),
+    (
+        "asyncore_use_poll",
+        &["asyncore_use_poll", "no_asyncore_use_poll"],
+    ),
     ("asyncore_loop_timeout", &["asyncore_loop_timeout"]),
 ];
 

@@ -459,12 +459,11 @@ fn listen_addrs(cli: &Cli) -> Result<Vec<SocketAddr>, ConfigError> {
     }
     addrs.retain(|a| (a.is_ipv4() && v4) || (a.is_ipv6() && v6));
     if addrs.is_empty() && cli.unix_socket.is_none() {
-        let spec = cli.listen.join(" ");
-        return Err(bad(
-            "listen",
-            spec,
-            "no address left after --no-ipv4/--no-ipv6",
-        ));
+        let why = "no address left after --no-ipv4/--no-ipv6";
+        if cli.listen.is_empty() {
+            return Err(bad("host", cli.host.as_deref().unwrap_or("0.0.0.0"), why));
+        }
+        return Err(bad("listen", cli.listen.join(" "), why));
     }
     Ok(addrs)
 }
