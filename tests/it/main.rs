@@ -14,6 +14,8 @@ mod abi;
 mod cli;
 /// Waitress's functional tests, fixture by fixture (echo, badcl, error, nocl, ...).
 mod functional;
+/// The hostile-input suite: 190+ named raw-byte cases, each citing its source.
+mod hostile;
 /// Framing, keep-alive, pipelining, 100-continue, HEAD, chunked in and out.
 mod http1;
 /// Limits and buffers: 431, 413, spill to disk, backpressure, connection_limit,

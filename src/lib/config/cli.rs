@@ -215,6 +215,16 @@ pub struct Cli {
         help_heading = "HTTP limits"
     )]
     pub channel_timeout: u64,
+    /// Seconds the whole request head may take to arrive once it has started; slower
+    /// clients get 408 (slowloris). 0 = no limit.
+    #[arg(
+        long,
+        value_name = "SECS",
+        allow_negative_numbers = true,
+        default_value_t = 60,
+        help_heading = "HTTP limits"
+    )]
+    pub request_head_timeout: u64,
     /// Largest request head (request line + headers) in bytes; larger gets 431.
     #[arg(
         long,

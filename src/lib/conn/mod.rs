@@ -171,6 +171,21 @@ impl Conn {
         matches!(self.write, WriteState::Idle) && self.ready.is_empty() && self.output.is_empty()
     }
 
+    /// Part of a request head has arrived and the rest has not: the state the
+    /// request-head timeout bounds (slowloris).
+    pub fn is_receiving_head(&self) -> bool {
+        matches!(self.read, ReadState::Head) && !self.inbuf.is_empty() && self.can_parse_head()
+    }
+
+    /// The head did not complete within request_head_timeout: answer 408 in turn
+    /// and read nothing more.
+    pub fn head_timed_out(&mut self) {
+        if self.is_receiving_head() {
+            let version = guess_version(&self.inbuf);
+            self.fail(RequestError::RequestTimeout, version);
+        }
+    }
+
     /// Idle and no partial request either: a keep-alive connection between requests.
     pub fn is_between_requests(&self) -> bool {
         self.is_idle() && matches!(self.read, ReadState::Head) && self.inbuf.is_empty()

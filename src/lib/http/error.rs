@@ -15,6 +15,8 @@ pub enum RequestError {
     NotImplemented(String),
     /// 505: a major version other than 1.
     VersionNotSupported,
+    /// 408: the request head did not arrive within request_head_timeout.
+    RequestTimeout,
     /// 500: the server failed (e.g. a spill file could not be written), or the app did.
     Internal(String),
 }
@@ -31,6 +33,7 @@ impl RequestError {
             RequestError::BodyTooLarge => 413,
             RequestError::NotImplemented(_) => 501,
             RequestError::VersionNotSupported => 505,
+            RequestError::RequestTimeout => 408,
             RequestError::Internal(_) => 500,
         }
     }
@@ -42,6 +45,7 @@ impl RequestError {
             RequestError::BodyTooLarge => "Request Entity Too Large",
             RequestError::NotImplemented(_) => "Not Implemented",
             RequestError::VersionNotSupported => "HTTP Version Not Supported",
+            RequestError::RequestTimeout => "Request Timeout",
             RequestError::Internal(_) => "Internal Server Error",
         }
     }
@@ -57,6 +61,7 @@ impl RequestError {
             RequestError::VersionNotSupported => {
                 "only HTTP/1.0 and HTTP/1.1 are supported".to_string()
             }
+            RequestError::RequestTimeout => "the request head did not arrive in time".to_string(),
         }
     }
 

@@ -307,6 +307,13 @@ fn trim(v: &[u8]) -> &[u8] {
 /// RFC 9112 §3.2: origin-form for everything, absolute-form too, asterisk-form only
 /// with OPTIONS, authority-form only with CONNECT.
 fn check_target_form(r: &RequestHead) -> Result<(), RequestError> {
+    // A 2xx answer to CONNECT turns the connection into a tunnel (RFC 9112 §6.3
+    // rule 2); a server without tunnels must not let an app answer it.
+    if r.method == "CONNECT" {
+        return Err(RequestError::NotImplemented(
+            "CONNECT is not supported".to_string(),
+        ));
+    }
     let t = &r.target;
     let lower: Vec<u8> = t.iter().take(8).map(u8::to_ascii_lowercase).collect();
     let absolute = lower.starts_with(b"http://") || lower.starts_with(b"https://");
@@ -487,7 +494,7 @@ mod tests {
         // forms
         parse("OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
         parse("GET http://x/y HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
-        parse("CONNECT x:443 HTTP/1.1\r\nHost: x:443\r\n\r\n").unwrap();
+        assert_eq!(err("CONNECT x:443 HTTP/1.1\r\nHost: x:443\r\n\r\n"), 501);
         // framing
         assert_eq!(
             parse("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\n")
@@ -536,7 +543,7 @@ mod tests {
         assert_eq!(err("GET / HTTP/0.9\r\nHost: x\r\n\r\n"), 505);
         assert_eq!(err("GET foo HTTP/1.1\r\nHost: x\r\n\r\n"), 400);
         assert_eq!(err("GET * HTTP/1.1\r\nHost: x\r\n\r\n"), 400);
-        assert_eq!(err("CONNECT /x HTTP/1.1\r\nHost: x\r\n\r\n"), 400);
+        assert_eq!(err("CONNECT /x HTTP/1.1\r\nHost: x\r\n\r\n"), 501);
         // line endings
         assert_eq!(err("GET / HTTP/1.1\nHost: x\n\n"), 400);
         assert_eq!(err("GET / HTTP/1.1\r\nHost: x\rY\r\n\r\n"), 400);

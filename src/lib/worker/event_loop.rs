@@ -50,6 +50,8 @@ pub struct LoopSettings {
     pub recv_bytes: usize,
     pub connection_limit: usize,
     pub channel_timeout: Duration,
+    /// Zero = no limit.
+    pub request_head_timeout: Duration,
     pub cleanup_interval: Duration,
     pub high_watermark: u64,
     pub graceful_timeout: Duration,
@@ -177,6 +179,8 @@ struct Connection {
     readable: bool,
     writable: bool,
     last_activity: Instant,
+    /// When the first byte of the request head now being received arrived.
+    head_since: Option<Instant>,
 }
 
 /// Whether new connections are taken.
@@ -450,6 +454,7 @@ impl<'p> EventLoop<'p> {
             readable: true,
             writable: true,
             last_activity: Instant::now(),
+            head_since: None,
         });
         self.open += 1;
         self.drive(index);
@@ -487,6 +492,12 @@ impl<'p> EventLoop<'p> {
                         return;
                     }
                 }
+            }
+            // The request-head clock runs from a head's first byte to its last.
+            match (c.conn.is_receiving_head(), c.head_since) {
+                (true, None) => c.head_since = Some(Instant::now()),
+                (false, Some(_)) => c.head_since = None,
+                _ => {}
             }
             let date = super::current_date();
             let step = c.conn.step(&date);
@@ -735,12 +746,21 @@ impl<'p> EventLoop<'p> {
         }
         let forced = matches!(self.phase, Phase::Draining { deadline } if now >= deadline);
         let mut to_close = Vec::new();
+        let mut slow_heads = Vec::new();
         for (i, c) in self.conns.iter().enumerate() {
             let Some(c) = c else { continue };
             match c.life {
                 Life::Lingering { deadline } if now >= deadline => to_close.push(i),
                 Life::Lingering { .. } => {}
                 Life::Open if forced => to_close.push(i),
+                Life::Open
+                    if !self.settings.request_head_timeout.is_zero()
+                        && c.head_since.is_some_and(|t| {
+                            now.duration_since(t) > self.settings.request_head_timeout
+                        }) =>
+                {
+                    slow_heads.push(i)
+                }
                 Life::Open => {
                     if sweep_idle
                         && c.conn.is_idle()
@@ -764,6 +784,18 @@ impl<'p> EventLoop<'p> {
         }
         for i in to_close {
             self.close(i);
+        }
+        for i in slow_heads {
+            if let Some(Some(c)) = self.conns.get_mut(i) {
+                log::info!(
+                    "channel {i} ({}): request head not received within {:?}; 408",
+                    c.peer.remote_addr,
+                    self.settings.request_head_timeout
+                );
+                c.conn.head_timed_out();
+                c.head_since = None;
+            }
+            self.drive(i);
         }
     }
 }

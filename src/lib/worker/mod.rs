@@ -127,6 +127,7 @@ pub fn run(cfg: &Config, mut spec: WorkerSpec) -> exit::Code {
         recv_bytes: cfg.recv_bytes,
         connection_limit: cfg.connection_limit,
         channel_timeout: Duration::from_secs(cfg.channel_timeout_secs),
+        request_head_timeout: Duration::from_secs(cfg.request_head_timeout_secs),
         cleanup_interval: Duration::from_secs(cfg.cleanup_interval_secs),
         high_watermark: cfg.outbuf_high_watermark,
         graceful_timeout: spec.graceful_timeout,
