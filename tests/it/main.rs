@@ -12,6 +12,9 @@ mod layout;
 mod abi;
 /// The command line: bad values get one line and exit 2.
 mod cli;
+/// Resource exhaustion: slowloris, slow bodies, never-reading clients, half-open
+/// sockets, EMFILE, 10,000 idle connections, an unwritable spill directory.
+mod exhaustion;
 /// Waitress's functional tests, fixture by fixture (echo, badcl, error, nocl, ...).
 mod functional;
 /// The hostile-input suite: 190+ named raw-byte cases, each citing its source.
