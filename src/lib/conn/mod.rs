@@ -564,6 +564,102 @@ mod tests {
         assert!(matches!(c.step("d"), Step::Close));
     }
 
+    /// Valid requests of every framing, alone and pipelined.
+    const VALID: &[&[u8]] = &[
+        b"GET / HTTP/1.1\r\nHost: x\r\n\r\n",
+        b"GET /a?b=c HTTP/1.0\r\n\r\n",
+        b"\r\nGET / HTTP/1.1\r\nHost: x\r\nX-A:  v \r\nX-A: w\r\n\r\n",
+        b"POST /p HTTP/1.1\r\nHost: x\r\nContent-Length: 11\r\n\r\nhello world",
+        b"POST /p HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5;a=\"b c\"\r\nhello\r\n6\r\n world\r\n0\r\nT: 1\r\n\r\n",
+        b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+        b"OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n",
+        b"GET http://x/y HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        b"PUT /u HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 3\r\n\r\nabc",
+        b"GET /1 HTTP/1.1\r\nHost: x\r\n\r\nPOST /2 HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nhiGET /3 HTTP/1.1\r\nHost: x\r\n\r\n",
+    ];
+
+    /// Feed `pieces` to a fresh connection and serve every request; returns what
+    /// the app would see: (method, target, body) per request, in order.
+    fn requests_seen(pieces: &[&[u8]]) -> Vec<(String, Vec<u8>, Vec<u8>)> {
+        use std::io::Read;
+        let mut c = Conn::new(settings(8));
+        let mut seen = Vec::new();
+        let drain = |c: &mut Conn, seen: &mut Vec<(String, Vec<u8>, Vec<u8>)>| {
+            for _ in 0..64 {
+                match c.step("d") {
+                    Step::Dispatch(r) => {
+                        let CompleteRequest { head, body } = *r;
+                        let mut bytes = Vec::new();
+                        body.into_reader().unwrap().read_to_end(&mut bytes).unwrap();
+                        seen.push((head.method.clone(), head.target.clone(), bytes));
+                        serve(c, b"R", Completion::KeepAlive);
+                    }
+                    Step::Write => {
+                        drain_output(c);
+                    }
+                    Step::Wait | Step::Close => return,
+                }
+            }
+        };
+        for piece in pieces {
+            c.received(piece);
+            drain(&mut c, &mut seen);
+        }
+        c.eof();
+        drain(&mut c, &mut seen);
+        seen
+    }
+
+    #[test]
+    fn every_split_and_byte_at_a_time_give_what_whole_input_gives() {
+        for input in VALID {
+            let whole = requests_seen(&[input]);
+            assert!(!whole.is_empty(), "{:?}", String::from_utf8_lossy(input));
+            for at in 0..=input.len() {
+                let (a, b) = input.split_at(at);
+                assert_eq!(
+                    requests_seen(&[a, b]),
+                    whole,
+                    "split at {at} of {:?}",
+                    String::from_utf8_lossy(input)
+                );
+            }
+            let bytes: Vec<&[u8]> = input.chunks(1).collect();
+            assert_eq!(requests_seen(&bytes), whole, "byte at a time");
+        }
+    }
+
+    #[test]
+    fn random_input_never_panics_the_connection() {
+        let mut x: u64 = 0xdead_beef_cafe_f00d;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        for _ in 0..3_000 {
+            let base = VALID[(next() % VALID.len() as u64) as usize];
+            let mut input = base.to_vec();
+            // Mutate a few bytes, insert or delete some.
+            for _ in 0..(next() % 6) {
+                if input.is_empty() {
+                    break;
+                }
+                let at = (next() % input.len() as u64) as usize;
+                match next() % 3 {
+                    0 => input[at] = (next() >> 8) as u8,
+                    1 => input.insert(at, b"\r\n:; 0\t"[(next() % 7) as usize]),
+                    _ => {
+                        input.remove(at);
+                    }
+                }
+            }
+            let split = (next() as usize) % (input.len() + 1);
+            let _ = requests_seen(&[&input[..split], &input[split..]]);
+        }
+    }
+
     #[test]
     fn every_split_of_pipelined_input_gives_the_same_requests() {
         let input: &[u8] = b"POST /a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\n\r\n";
