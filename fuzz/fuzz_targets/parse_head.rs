@@ -13,7 +13,10 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(ParseStatus::Complete { head, consumed }) = parse_head(data, &LIMITS) {
         assert!(consumed <= data.len());
         match parse_head(&data[..consumed], &LIMITS) {
-            Ok(ParseStatus::Complete { head: again, consumed: c }) => {
+            Ok(ParseStatus::Complete {
+                head: again,
+                consumed: c,
+            }) => {
                 assert_eq!(c, consumed);
                 assert_eq!(again, head);
             }

@@ -710,3 +710,24 @@ fn star_listens_on_ipv4_and_ipv6_unless_told_otherwise() {
     s.wait_for_workers(1);
     assert!(!s.log().iter().any(|l| l.contains("Serving on http://[::]")));
 }
+
+#[test]
+fn a_segfaulting_worker_does_not_disturb_the_others() {
+    let s = start(&app("abi-crash"), &["--workers", "3"]);
+    s.wait_for_workers(3);
+    // Connection-per-request load: every request is a fresh accept, so a failure
+    // could only be a request in flight on the dying worker.
+    let load = Load::start(s.port, &[Mode::ConnectionPerGet, Mode::ConnectionPerPost]);
+    for i in 0..3 {
+        let raw = s.exchange(b"GET /segv HTTP/1.1\r\nHost: h\r\n\r\n");
+        assert!(raw.is_empty(), "the crashing request gets no response");
+        eventually(&format!("replacement {i}"), Duration::from_secs(10), || {
+            count_lines(&s, "died (signal SIGSEGV)") > i && children(s.pid()).len() == 3
+        });
+    }
+    let stats = load.finish();
+    assert!(stats.ok > 0);
+    // At most the requests in flight on each crashed worker (one per client thread).
+    assert!(stats.failures() <= 2 * 3, "{stats:?}");
+    assert!(zombies(s.pid()).is_empty());
+}
