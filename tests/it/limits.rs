@@ -54,6 +54,7 @@ fn a_100_mib_upload_spills_to_disk_without_rss_growth() {
     assert_eq!(resp.body_str(), total.to_string());
     let (_, peak_after) = s.rss_kib();
     let growth_mib = peak_after.saturating_sub(peak_before) / 1024;
+    eprintln!("100 MiB upload: worker peak RSS {peak_before} KiB -> {peak_after} KiB");
     assert!(
         growth_mib < 20,
         "peak RSS grew by {growth_mib} MiB for a 100 MiB upload"
@@ -97,6 +98,10 @@ fn a_slow_reader_of_200_mib_does_not_grow_the_worker() {
     );
     let (_, peak_after) = s.rss_kib();
     let growth_mib = peak_after.max(peak_slow).saturating_sub(peak_before) / 1024;
+    eprintln!(
+        "200 MiB to a slow reader: worker peak RSS {peak_before} KiB -> {} KiB",
+        peak_after.max(peak_slow)
+    );
     assert!(
         growth_mib < 40,
         "peak RSS grew by {growth_mib} MiB for a 200 MiB response"
