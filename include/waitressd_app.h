@@ -68,6 +68,8 @@ extern "C" {
 #define WD_E_IO (-9)         /* send_file(): the file could not be duplicated or read */
 #define WD_E_FATAL (-99)     /* from handle(): app state is broken; recycle this worker */
 
+/* Log levels for host->log. The server's logger (the `log` crate) has no level above
+ * ERROR, so WD_LOG_CRITICAL is written at ERROR; any other value also means ERROR. */
 enum wd_log_level {
     WD_LOG_DEBUG = 0,
     WD_LOG_INFO = 1,
@@ -147,9 +149,15 @@ typedef struct wd_host {
     /* Stage the status line and headers (copied); nothing is sent yet. reason may be
      * empty: the host then uses the standard phrase. A second call needs
      * WD_START_REPLACE (WSGI exc_info) and fails with WD_E_COMMITTED once the headers
-     * went out. Rejected with WD_E_INVALID: status outside 100..999, CR/LF/NUL in the
-     * reason, a name or a value, hop-by-hop headers (Connection, Keep-Alive,
-     * Transfer-Encoding, TE, Trailer, Upgrade, Proxy-*). */
+     * went out. Rejected with WD_E_INVALID: a status outside 100..999; CR, LF or NUL
+     * in the reason or a value; a name that is empty or not an RFC 9110 token; a
+     * Content-Length that is not all digits, or two that differ (an identical
+     * duplicate is kept once); a hop-by-hop header, which the host owns because it
+     * frames the connection: Connection, Keep-Alive, Proxy-Authenticate,
+     * Proxy-Authorization, TE, Trailer, Trailers, Transfer-Encoding, Upgrade
+     * (compared case-insensitively; the Rust SDK's sys::HOP_BY_HOP_HEADERS is this
+     * list). Values are trimmed of surrounding spaces and tabs; names are sent in
+     * Capitalized-Dash-Form, as Waitress does. */
     int (*start)(const wd_request *req, uint16_t status, wd_str reason,
                  const wd_header *headers, size_t n_headers, uint32_t flags);
 
@@ -164,7 +172,11 @@ typedef struct wd_host {
     /* Queue a region of a regular file; the I/O thread sends it with sendfile(2).
      * The host dup()s fd and uses explicit offsets: the caller keeps its fd and its
      * file offset. len < 0 means "to the end of the file". WD_FILE_LAST plays the
-     * role of WD_WRITE_FINAL. */
+     * role of WD_WRITE_FINAL, and the region's length then replaces a Content-Length
+     * that disagrees with it (as Waitress's file wrapper does). Returns WD_OK;
+     * WD_E_INVALID for fd < 0, offset < 0, or a region past the end of the file;
+     * WD_E_IO when fd cannot be duplicated or stat'ed; WD_E_STATE (no start yet);
+     * WD_E_LENGTH; WD_E_DISCONNECTED. */
     int (*send_file)(const wd_request *req, int fd, int64_t offset, int64_t len,
                      uint32_t flags);
 
@@ -188,7 +200,7 @@ typedef struct wd_app {
     uint16_t abi_major; /* the header version the app was built with */
     uint16_t abi_minor;
     uint16_t min_host_minor; /* the host refuses to load the app if its minor is lower */
-    uint16_t reserved;
+    uint16_t reserved; /* set to 0: a later minor version may give it a meaning */
     const char *name;    /* NUL-terminated, for logs; may be NULL */
     const char *version; /* NUL-terminated, for logs; may be NULL */
 

@@ -332,7 +332,10 @@ impl Master {
             Message::Heartbeat => {}
             Message::Recycle => {
                 if !w.retiring {
-                    log::info!("worker {} reached --max-requests; replacing it", w.pid);
+                    log::info!(
+                        "worker {} asked to be recycled (max-requests or a fatal app error); replacing it",
+                        w.pid
+                    );
                     w.retiring = true;
                 }
             }

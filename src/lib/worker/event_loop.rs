@@ -521,14 +521,12 @@ impl<'p> EventLoop<'p> {
                     c.conn.serving(out.clone());
                     let id = self.next_request_id;
                     self.next_request_id += 1;
-                    if self.settings.max_requests > 0
-                        && id >= self.settings.max_requests
-                        && !self.recycle_requested
-                    {
-                        self.recycle_requested = true;
-                        if let Some(link) = &mut self.link {
-                            link.send(&Message::Recycle);
-                        }
+                    if self.settings.max_requests > 0 && id >= self.settings.max_requests {
+                        request_recycle(
+                            &mut self.recycle_requested,
+                            self.link.as_mut(),
+                            "it reached max_requests",
+                        );
                     }
                     match Task::new(
                         id,
@@ -656,6 +654,19 @@ impl<'p> EventLoop<'p> {
         }
         self.woken = woken;
         self.woken.clear();
+        // Tasks wake the loop when they finish, so this is where a WD_E_FATAL from the
+        // app is noticed: the worker's app state is broken, replace the worker.
+        if self
+            .task_settings
+            .fatal
+            .load(std::sync::atomic::Ordering::Relaxed)
+        {
+            request_recycle(
+                &mut self.recycle_requested,
+                self.link.as_mut(),
+                "the app reported a fatal error (WD_E_FATAL)",
+            );
+        }
     }
 
     /// Read the signal pipes; returns Some when the loop must stop now.
@@ -930,6 +941,23 @@ fn drain_pipe(pipe: &mut UnixStream) -> usize {
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(_) => return total,
         }
+    }
+}
+
+/// Ask the master (once) for a replacement; it starts a new worker and then drains
+/// this one through the same path as a reload, so no request is lost. (A free function
+/// so it can run while a connection of the loop is borrowed.)
+fn request_recycle(requested: &mut bool, link: Option<&mut WorkerLink>, why: &str) {
+    if *requested {
+        return;
+    }
+    *requested = true;
+    log::info!(
+        "worker {}: asking to be recycled: {why}",
+        std::process::id()
+    );
+    if let Some(link) = link {
+        link.send(&Message::Recycle);
     }
 }
 

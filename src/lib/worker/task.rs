@@ -432,7 +432,10 @@ impl HostSide<'_> {
         let path = String::from_utf8_lossy(&self.request.path_info).into_owned();
         if outcome == Outcome::Fatal {
             self.settings.fatal.store(true, Ordering::Relaxed);
-            log::error!("request {}: the app reported a fatal error (WD_E_FATAL); this worker should be recycled", self.id);
+            log::error!(
+                "request {}: the app reported a fatal error (WD_E_FATAL); this worker will be recycled",
+                self.id
+            );
         }
         if outcome != Outcome::Ok {
             let detail = self
