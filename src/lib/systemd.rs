@@ -60,15 +60,31 @@ impl Notifier {
         self.notify(&format!("READY=1\nSTATUS={status}"));
     }
 
-    pub fn reloading(&self) {
+    /// Workers are booting: systemd's start timeout is extended to cover `may_take`, so
+    /// a --boot-timeout longer than TimeoutStartSec is not cut short by the manager.
+    pub fn booting(&self, may_take: Duration) {
         self.notify(&format!(
-            "RELOADING=1\nMONOTONIC_USEC={}\nSTATUS=reloading",
-            monotonic_usec()
+            "EXTEND_TIMEOUT_USEC={}\nSTATUS=booting workers",
+            may_take.as_micros()
         ));
     }
 
-    pub fn stopping(&self) {
-        self.notify("STOPPING=1\nSTATUS=stopping");
+    /// A reload began; it may take `may_take` (the new generation's boot).
+    pub fn reloading(&self, may_take: Duration) {
+        self.notify(&format!(
+            "RELOADING=1\nMONOTONIC_USEC={}\nEXTEND_TIMEOUT_USEC={}\nSTATUS=reloading",
+            monotonic_usec(),
+            may_take.as_micros()
+        ));
+    }
+
+    /// Shutdown began; draining may take `may_take` (--graceful-timeout and reaping),
+    /// which may be longer than the unit's TimeoutStopSec.
+    pub fn stopping(&self, may_take: Duration) {
+        self.notify(&format!(
+            "STOPPING=1\nEXTEND_TIMEOUT_USEC={}\nSTATUS=stopping",
+            may_take.as_micros()
+        ));
     }
 
     pub fn status(&self, status: &str) {

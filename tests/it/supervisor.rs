@@ -458,6 +458,12 @@ fn sd_notify_reports_ready_reloading_and_stopping() {
             }
         }
     };
+    // --boot-timeout (60 s) + 5 s: a slow boot is not cut by TimeoutStartSec.
+    let booting = next_with("STATUS=booting workers");
+    assert!(
+        booting.contains("EXTEND_TIMEOUT_USEC=65000000"),
+        "{booting}"
+    );
     let ready = next_with("READY=1");
     assert!(ready.contains("STATUS=2 worker(s) ready"), "{ready}");
     // The master logs each worker's readiness before it sends READY=1.
@@ -470,12 +476,22 @@ fn sd_notify_reports_ready_reloading_and_stopping() {
         reloading.lines().any(|l| l.starts_with("MONOTONIC_USEC=")),
         "{reloading}"
     );
+    assert!(
+        reloading.contains("EXTEND_TIMEOUT_USEC=65000000"),
+        "{reloading}"
+    );
     let ready = next_with("READY=1");
     assert!(ready.contains("generation 2"), "{ready}");
     // WatchdogSec=0.4s: pings at half that.
     next_with("WATCHDOG=1");
     signal(s.pid(), libc::SIGTERM);
-    next_with("STOPPING=1");
+    // --graceful-timeout (30 s) + 5 s: a TimeoutStopSec shorter than the drain
+    // does not SIGKILL requests that are still being answered.
+    let stopping = next_with("STOPPING=1");
+    assert!(
+        stopping.contains("EXTEND_TIMEOUT_USEC=35000000"),
+        "{stopping}"
+    );
     assert_eq!(s.wait_exit(Duration::from_secs(15)).code(), Some(0));
 }
 
@@ -605,7 +621,31 @@ fn a_worker_whose_loop_stops_is_killed_by_the_heartbeat_timeout() {
         Duration::from_secs(15),
         || s.worker_pids().len() >= 2,
     );
-    assert!(s.log().iter().any(|l| l.contains("heartbeat timeout")));
+    // A stopped process cannot act on SIGABRT (it would dump core otherwise): the
+    // master escalates to SIGKILL, and the replacement was started before that.
+    eventually("the escalation to SIGKILL", Duration::from_secs(10), || {
+        s.log().iter().any(|l| {
+            l.contains(&format!(
+                "worker {pid} (generation 1) died (signal SIGKILL)"
+            ))
+        })
+    });
+    let log = s.log();
+    let line = |needle: &str| {
+        log.iter()
+            .position(|l| l.contains(needle))
+            .unwrap_or_else(|| panic!("no log line with {needle:?}: {log:#?}"))
+    };
+    let abort = line(&format!("worker {pid} heartbeat timeout"));
+    assert!(
+        log[abort].contains("sending SIGABRT (SIGKILL in 2s)"),
+        "{}",
+        log[abort]
+    );
+    let escalate = line(&format!("worker {pid} survived SIGABRT; sending SIGKILL"));
+    let replacement = s.worker_pids()[1];
+    let ready = line(&format!("worker {replacement} ready"));
+    assert!(abort < ready && ready < escalate, "{log:#?}");
     assert!(!alive(pid));
     assert!(get(&s, "/").starts_with("version=1 "));
 }

@@ -94,7 +94,7 @@ pub struct Cli {
         help_heading = "Workers"
     )]
     pub graceful_timeout: u64,
-    /// Seconds without an I/O loop heartbeat before a worker is killed (0 = off).
+    /// Seconds without an I/O loop heartbeat before a worker is aborted and replaced (0 = off).
     #[arg(
         long,
         value_name = "SECS",

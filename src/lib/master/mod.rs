@@ -37,6 +37,10 @@ const BACKOFF_MAX: Duration = Duration::from_secs(30);
 const STABLE_AFTER: Duration = Duration::from_secs(60);
 /// After an immediate stop, how long workers get before SIGKILL.
 const QUIT_GRACE: Duration = Duration::from_secs(2);
+/// What systemd is told beyond our own deadlines (reaping, cleanup, slow machines).
+const NOTIFY_MARGIN: Duration = Duration::from_secs(5);
+/// After a heartbeat timeout's SIGABRT, how long before SIGKILL (time to dump core).
+const ABORT_GRACE: Duration = Duration::from_secs(2);
 
 /// Where a worker is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,6 +51,19 @@ enum WorkerState {
     Ready { since: Instant },
     /// Told to finish its connections and exit (SIGTERM sent); SIGKILL at `deadline`.
     Draining { deadline: Instant },
+    /// Its I/O loop stopped turning: SIGABRT sent (a core dump shows where it hung),
+    /// SIGKILL at `kill_at` if SIGABRT did not end it (a stopped or masked process).
+    Aborting { kill_at: Instant },
+}
+
+impl WorkerState {
+    /// Leaving for good: no longer counted as serving, so its slot is refilled.
+    fn is_leaving(self) -> bool {
+        matches!(
+            self,
+            WorkerState::Draining { .. } | WorkerState::Aborting { .. }
+        )
+    }
 }
 
 struct Worker {
@@ -137,7 +154,7 @@ impl Master {
             self.target,
             self.cfg.threads
         );
-        self.notifier.status("booting workers");
+        self.notifier.booting(self.boot_may_take());
         loop {
             self.wait();
             for sig in self.signals.take() {
@@ -180,7 +197,7 @@ impl Master {
                     );
                     // systemd (Type=notify-reload) waits for RELOADING=1 after each
                     // SIGHUP; the READY=1 that ends the coalesced reload answers it.
-                    self.notifier.reloading();
+                    self.notifier.reloading(self.boot_may_take());
                     self.reload_pending = true;
                 }
                 Phase::Running => self.start_reload(),
@@ -218,9 +235,14 @@ impl Master {
         }
     }
 
+    /// How long a generation may take to become ready, as told to systemd.
+    fn boot_may_take(&self) -> Duration {
+        Duration::from_secs(self.cfg.boot_timeout_secs) + NOTIFY_MARGIN
+    }
+
     /// HUP: re-read the configuration and start a new generation beside the old.
     fn start_reload(&mut self) {
-        self.notifier.reloading();
+        self.notifier.reloading(self.boot_may_take());
         let mut cfg = match Config::from_args(&self.args) {
             Ok(cfg) => cfg,
             Err(ArgsError::Info(_)) => return,
@@ -272,12 +294,12 @@ impl Master {
     }
 
     fn stop(&mut self, immediate: bool) {
-        self.notifier.stopping();
         let grace = if immediate {
             QUIT_GRACE
         } else {
             Duration::from_secs(self.cfg.graceful_timeout_secs)
         };
+        self.notifier.stopping(grace + NOTIFY_MARGIN);
         self.phase = Phase::Stopping {
             deadline: Instant::now() + grace,
             immediate,
@@ -288,6 +310,9 @@ impl Master {
             Signal::SIGTERM
         };
         for w in &mut self.workers {
+            if let WorkerState::Aborting { .. } = w.state {
+                continue; // already on its way out, with its own SIGKILL deadline
+            }
             let _ = kill(w.pid, sig);
             w.state = WorkerState::Draining {
                 deadline: Instant::now() + grace,
@@ -383,6 +408,14 @@ impl Master {
                     .unwrap_or_else(|| format!("worker {} died while booting ({how})", w.pid));
                 self.on_boot_failure(&w, reason, code);
             }
+            WorkerState::Aborting { .. } => {
+                log::warn!(
+                    "worker {} (generation {}) died ({how}) after its heartbeat timeout",
+                    w.pid,
+                    w.generation
+                );
+                self.crashed();
+            }
             WorkerState::Ready { since } => {
                 log::warn!(
                     "worker {} (generation {}) died ({how}); respawning",
@@ -461,11 +494,22 @@ impl Master {
                     if !heartbeat.is_zero() && now.duration_since(w.last_heartbeat) > heartbeat =>
                 {
                     log::error!(
-                        "worker {} heartbeat timeout: its I/O loop has not turned for {}s; killing it",
+                        "worker {} heartbeat timeout: its I/O loop has not turned for {}s; sending SIGABRT (SIGKILL in {}s); starting a replacement",
                         w.pid,
-                        heartbeat.as_secs()
+                        heartbeat.as_secs(),
+                        ABORT_GRACE.as_secs()
                     );
+                    let _ = kill(w.pid, Signal::SIGABRT);
+                    w.state = WorkerState::Aborting {
+                        kill_at: now + ABORT_GRACE,
+                    };
+                }
+                WorkerState::Aborting { kill_at } if now > kill_at => {
+                    log::warn!("worker {} survived SIGABRT; sending SIGKILL", w.pid);
                     let _ = kill(w.pid, Signal::SIGKILL);
+                    w.state = WorkerState::Aborting {
+                        kill_at: now + Duration::from_secs(3600),
+                    };
                 }
                 WorkerState::Draining { deadline } if now > deadline => {
                     log::warn!(
@@ -498,9 +542,7 @@ impl Master {
         let active: Vec<usize> = (0..self.workers.len())
             .filter(|&i| {
                 let w = &self.workers[i];
-                w.generation == gen
-                    && !w.retiring
-                    && !matches!(w.state, WorkerState::Draining { .. })
+                w.generation == gen && !w.retiring && !w.state.is_leaving()
             })
             .collect();
         // Too few: spawn (after any crash backoff).
@@ -527,7 +569,7 @@ impl Master {
         for i in 0..self.workers.len() {
             let w = &self.workers[i];
             let stale = w.generation != gen || w.retiring;
-            if stale && !matches!(w.state, WorkerState::Draining { .. }) {
+            if stale && !w.state.is_leaving() {
                 self.drain(i);
             }
         }
@@ -566,11 +608,10 @@ impl Master {
         let gen = self.generation;
         let index = (0u32..)
             .find(|i| {
-                !self.workers.iter().any(|w| {
-                    w.index == *i
-                        && w.generation == gen
-                        && !matches!(w.state, WorkerState::Draining { .. })
-                })
+                !self
+                    .workers
+                    .iter()
+                    .any(|w| w.index == *i && w.generation == gen && !w.state.is_leaving())
             })
             .unwrap_or(0);
         let jitter = if self.cfg.max_requests_jitter > 0 {
