@@ -215,6 +215,7 @@ timeout = 15
 boot_timeout = 90
 max_requests = 1000
 max_requests_jitter = 50
+reload_surge = 2
 pid_file = /run/x.pid
 recv_bytes = 16384
 send_bytes = 1
@@ -263,7 +264,8 @@ fn a_config_file_sets_every_setting() {
     let expect = serde_json::json!({
         "unix_socket": "/run/x.sock", "unix_socket_perms": "660", "backlog": 2048,
         "workers": 3, "threads": 8, "graceful_timeout": 20, "timeout": 15, "boot_timeout": 90,
-        "max_requests": 1000, "max_requests_jitter": 50, "pid_file": "/run/x.pid",
+        "max_requests": 1000, "max_requests_jitter": 50, "reload_surge": 2,
+        "pid_file": "/run/x.pid",
         "recv_bytes": 16384, "inbuf_overflow": 1048576, "outbuf_overflow": 2097152,
         "outbuf_high_watermark": 33554432, "connection_limit": 500, "cleanup_interval": 10,
         "channel_timeout": 60, "max_request_header_size": 65536, "max_request_body_size": 10485760,

@@ -138,6 +138,89 @@ fn ten_reloads_under_load_lose_nothing_and_serve_the_new_code() {
 }
 
 #[test]
+fn a_batched_reload_replaces_one_worker_at_a_time_without_loss() {
+    let dir = tempfile::tempdir().unwrap();
+    let app_path = deployable_app(dir.path());
+    let s = start(
+        &app_path,
+        &[
+            "--workers",
+            "3",
+            "--reload-surge",
+            "1",
+            "--app-opt",
+            "boot_sleep_ms=150",
+        ],
+    );
+    s.wait_for_workers(3);
+    let load = Load::start(s.port, &ALL_MODES);
+    std::thread::sleep(Duration::from_millis(200));
+    swap(&app_path, &app("lifecycle2"));
+    signal(s.pid(), libc::SIGHUP);
+    eventually("the reload", Duration::from_secs(30), || {
+        count_lines(&s, "reload complete") >= 1
+    });
+    std::thread::sleep(Duration::from_millis(200));
+    let stats = load.finish();
+    assert_eq!(stats.failures(), 0, "{stats:?}");
+    assert!(get(&s, "/").starts_with("version=2 "));
+    // Replay the log: never more than one new worker booting, and never fewer than
+    // three workers serving (ready new ones plus old ones not yet draining).
+    let log = s.log();
+    let start = log
+        .iter()
+        .position(|l| l.contains("reloading: generation 2"))
+        .unwrap();
+    let (mut booting, mut new_ready, mut old_serving) = (Vec::new(), 0, 3);
+    let mut drains = 0;
+    for line in &log[start..] {
+        if let Some(rest) = line.split("spawned worker ").nth(1) {
+            assert!(rest.contains("(generation 2"), "{line}");
+            booting.push(rest.split(' ').next().unwrap().to_string());
+            assert!(
+                booting.len() <= 1,
+                "two new workers booting at once: {log:#?}"
+            );
+        } else if let Some(rest) = line.split("worker ").nth(1) {
+            let pid = rest.split(' ').next().unwrap();
+            if rest.contains(" ready (generation 2") {
+                booting.retain(|b| b != pid);
+                new_ready += 1;
+            } else if rest.contains("(generation 1) draining") {
+                old_serving -= 1;
+                drains += 1;
+            }
+        }
+        assert!(new_ready + old_serving >= 3, "{line}\n{log:#?}");
+    }
+    assert_eq!((new_ready, drains), (3, 3), "{log:#?}");
+    assert!(zombies(s.pid()).is_empty());
+}
+
+#[test]
+fn a_batched_reload_that_fails_on_its_first_worker_drains_no_old_worker() {
+    let dir = tempfile::tempdir().unwrap();
+    let app_path = deployable_app(dir.path());
+    let s = start(&app_path, &["--workers", "2", "--reload-surge", "1"]);
+    let old = s.wait_for_workers(2);
+    swap(&app_path, &app("abi-init_fails"));
+    signal(s.pid(), libc::SIGHUP);
+    eventually("the aborted reload", Duration::from_secs(20), || {
+        count_lines(&s, "reload aborted") >= 1
+    });
+    assert_eq!(count_lines(&s, "(generation 1) draining"), 0);
+    assert_eq!(
+        count_lines(&s, "spawned worker"),
+        3,
+        "one new worker was tried"
+    );
+    for pid in old {
+        assert!(alive(pid));
+    }
+    assert!(get(&s, "/").starts_with("version=1 "));
+}
+
+#[test]
 fn a_broken_reload_keeps_the_old_generation_serving() {
     let dir = tempfile::tempdir().unwrap();
     let app_path = deployable_app(dir.path());

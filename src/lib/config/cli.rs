@@ -130,6 +130,17 @@ pub struct Cli {
         help_heading = "Workers"
     )]
     pub max_requests_jitter: u64,
+    /// On reload, how many new workers boot at a time; each one that is ready
+    /// replaces an old one. 0 = the whole new generation at once (the default:
+    /// fastest, and a failed reload never touched an old worker).
+    #[arg(
+        long,
+        value_name = "INT",
+        allow_negative_numbers = true,
+        default_value_t = 0,
+        help_heading = "Workers"
+    )]
+    pub reload_surge: u64,
     /// Write the master's pid to this file (atomically, after binding); removed at exit.
     #[arg(long, value_name = "PATH", help_heading = "Workers")]
     pub pid_file: Option<std::path::PathBuf>,

@@ -545,12 +545,23 @@ impl Master {
                 w.generation == gen && !w.retiring && !w.state.is_leaving()
             })
             .collect();
-        // Too few: spawn (after any crash backoff).
+        // Too few: spawn (after any crash backoff). During a reload with
+        // --reload-surge N, at most N new workers boot at a time.
         if active.len() < self.target && Instant::now() >= self.next_spawn {
-            for _ in active.len()..self.target {
-                self.spawn();
+            let mut wanted = self.target - active.len();
+            if let (Phase::Reloading { .. }, Some(surge)) = (self.phase, self.reload_surge()) {
+                let booting = active
+                    .iter()
+                    .filter(|&&i| self.workers[i].state == WorkerState::Booting)
+                    .count();
+                wanted = wanted.min(surge.saturating_sub(booting));
             }
-            return;
+            if wanted > 0 {
+                for _ in 0..wanted {
+                    self.spawn();
+                }
+                return;
+            }
         }
         // Too many (TTOU): drain the newest extras.
         if active.len() > self.target {
@@ -562,6 +573,9 @@ impl Master {
             .iter()
             .filter(|&&i| matches!(self.workers[i].state, WorkerState::Ready { .. }))
             .count();
+        if let (Phase::Reloading { .. }, Some(_)) = (self.phase, self.reload_surge()) {
+            self.replace_old_workers(ready);
+        }
         if ready < self.target.min(active.len()) {
             return; // the current generation is not all ready yet
         }
@@ -596,8 +610,32 @@ impl Master {
         }
     }
 
+    /// --reload-surge N: the reload advances one batch at a time.
+    fn reload_surge(&self) -> Option<usize> {
+        usize::try_from(self.cfg.reload_surge)
+            .ok()
+            .filter(|&n| n > 0)
+    }
+
+    /// During a batched reload: each new worker that is ready lets one old one go
+    /// (oldest first), so `target` workers keep serving throughout.
+    fn replace_old_workers(&mut self, new_ready: usize) {
+        let gen = self.generation;
+        let old: Vec<usize> = (0..self.workers.len())
+            .filter(|&i| {
+                let w = &self.workers[i];
+                w.generation != gen && !w.state.is_leaving()
+            })
+            .collect();
+        let excess = (old.len() + new_ready).saturating_sub(self.target);
+        for &i in old.iter().take(excess) {
+            self.drain(i);
+        }
+    }
+
     fn drain(&mut self, i: usize) {
         let w = &mut self.workers[i];
+        log::info!("worker {} (generation {}) draining", w.pid, w.generation);
         let _ = kill(w.pid, Signal::SIGTERM);
         w.state = WorkerState::Draining {
             deadline: Instant::now() + Duration::from_secs(self.cfg.graceful_timeout_secs),
