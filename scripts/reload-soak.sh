@@ -4,8 +4,9 @@
 # new connection per request — while the app.so is swapped between two builds and
 # the master is sent SIGHUP every INTERVAL seconds.
 #
-#   scripts/reload-soak.sh [DURATION_SECS=30] [INTERVAL_SECS=2] [WORKERS=2]
+#   scripts/reload-soak.sh [DURATION_SECS=30] [INTERVAL_SECS=2] [WORKERS=2] [EXTRA_FLAGS...]
 #
+# EXTRA_FLAGS go to waitressd as they are, e.g. `--reload-surge 1` for batched reloads.
 # INTERVAL may be fractional (0.5). Prints wrk's request counts, socket errors and non-2xx responses, and how many
 # reloads completed. Every process it starts is stopped by PID.
 set -euo pipefail
@@ -13,6 +14,8 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 duration="${1:-30}"
 interval="${2:-2}"
 workers="${3:-2}"
+shift $(( $# < 3 ? $# : 3 ))
+extra=("$@")
 
 command -v wrk >/dev/null || { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q wrk; } >&2
 cargo build --release --quiet --manifest-path "$root/Cargo.toml" --bin waitressd
@@ -31,7 +34,7 @@ swap() { cp "$1" "$work/app.so.tmp" && mv -f "$work/app.so.tmp" "$work/app.so"; 
 swap "$v1"
 port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
 "$root/target/release/waitressd" --listen "127.0.0.1:$port" --workers "$workers" --threads 4 \
-  "$work/app.so" 2>"$work/server.log" &
+  ${extra[@]+"${extra[@]}"} "$work/app.so" 2>"$work/server.log" &
 master=$!
 pids+=("$master")
 for _ in $(seq 1 200); do grep -q "worker(s) ready" "$work/server.log" && break; sleep 0.05; done
