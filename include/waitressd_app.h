@@ -181,7 +181,12 @@ typedef struct wd_host {
                      uint32_t flags);
 
     int (*headers_sent)(const wd_request *req);    /* 1 once committed, else 0 */
-    int (*is_disconnected)(const wd_request *req); /* 1 if the peer is gone (best effort) */
+    /* 1 once the client closed its sending side (read EOF, as Waitress's
+     * client_disconnected), reset the connection, or a write to it failed. After a
+     * mere EOF, writes still go out (the client may have only half-closed); after a
+     * reset or failed write they return WD_E_DISCONNECTED. Poll it in long-running
+     * or streaming handlers. */
+    int (*is_disconnected)(const wd_request *req);
 
     /* Attach a failure detail (copied; the last call wins) to a request the app is
      * about to fail. Logged at ERROR; shown in the 500 body only with

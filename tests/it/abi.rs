@@ -194,6 +194,38 @@ fn each_app_thread_runs_thread_init_with_its_index() {
 }
 
 #[test]
+fn a_client_that_stops_sending_is_reported_gone_but_still_gets_the_bytes_written() {
+    // Waitress's client_disconnected turns true at read EOF; we report it the same
+    // way, yet keep delivering what the app writes (the client may only have
+    // half-closed). The app stops streaming and ends its response properly.
+    let s = Server::start("probe", &[]);
+    let mut c = s.connect();
+    use std::io::{Read, Write};
+    c.write_all(b"GET /wait HTTP/1.1\r\nHost: h\r\n\r\n")
+        .unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut raw = vec![0u8; 64];
+    let n = c.read(&mut raw).unwrap();
+    raw.truncate(n); // the stream has begun
+    c.shutdown(std::net::Shutdown::Write).unwrap();
+    c.read_to_end(&mut raw).unwrap();
+    let raw = String::from_utf8_lossy(&raw);
+    assert!(raw.starts_with("HTTP/1.1 200 OK\r\n"), "{raw}");
+    assert!(raw.contains("Transfer-Encoding: chunked\r\n"), "{raw}");
+    assert!(
+        raw.ends_with("\r\n0\r\n\r\n"),
+        "a complete chunked body: {raw}"
+    );
+    assert!(
+        raw.len() < 200 * 1024,
+        "the app stopped early: {} bytes",
+        raw.len()
+    );
+    let r = s.request(b"GET /seen HTTP/1.1\r\nHost: h\r\n\r\n");
+    assert_eq!(r.body_str(), "disconnect seen");
+}
+
+#[test]
 fn a_streaming_app_learns_that_its_client_left() {
     let s = Server::start("probe", &[]);
     {

@@ -245,7 +245,10 @@ impl<'a> Request<'a> {
         export::predicate(self.host.headers_sent, self.raw)
     }
 
-    /// Best effort: true once the server has seen the client go away.
+    /// True once the client closed its sending side (read EOF, like Waitress's
+    /// `client_disconnected`), reset the connection, or a write to it failed. After a
+    /// mere EOF writes still go out (the client may only have half-closed). Poll it in
+    /// long-running or streaming handlers.
     pub fn is_disconnected(&self) -> bool {
         export::predicate(self.host.is_disconnected, self.raw)
     }

@@ -149,6 +149,9 @@ impl Conn {
     /// answered; a partial request is dropped (there is no one to answer it for).
     pub fn eof(&mut self) {
         self.peer_eof = true;
+        if let WriteState::Serving { out, .. } = &self.write {
+            out.peer_done_sending();
+        }
         self.parse();
     }
 
@@ -324,6 +327,9 @@ impl Conn {
     /// writing into `out`.
     pub fn serving(&mut self, out: Arc<OutBuf>) {
         debug_assert!(matches!(self.write, WriteState::Idle), "serving while busy");
+        if self.peer_eof {
+            out.peer_done_sending();
+        }
         self.write = WriteState::Serving {
             out,
             completion: None,

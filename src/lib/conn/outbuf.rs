@@ -37,6 +37,11 @@ pub enum Completion {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Peer {
     Connected,
+    /// The client closed its sending side (read EOF). Usually it has left, so
+    /// `is_disconnected` says so, as Waitress's `client_disconnected` does; but
+    /// output still goes out, so a client that half-closes after its request
+    /// (`shutdown(SHUT_WR)`) still gets the answer of an app that keeps writing.
+    DoneSending,
     /// Reset, or a write failed: nothing more will reach the client.
     Gone,
 }
@@ -123,7 +128,7 @@ impl OutBuf {
             self.notify.notify(self.token);
         }
         let mut s = self.lock();
-        while s.queued >= self.high_watermark && s.peer == Peer::Connected {
+        while s.queued >= self.high_watermark && s.peer != Peer::Gone {
             s = self.drained.wait(s).unwrap_or_else(|p| p.into_inner());
         }
         if s.peer == Peer::Gone {
@@ -147,7 +152,7 @@ impl OutBuf {
 
     /// Whether the I/O thread has seen the peer go away. Any thread.
     pub fn is_disconnected(&self) -> bool {
-        self.lock().peer == Peer::Gone
+        self.lock().peer != Peer::Connected
     }
 
     /// Whether `finish` was called. Any thread.
@@ -178,6 +183,14 @@ impl OutBuf {
         s.queued_memory = s.queued_memory.saturating_sub(memory_bytes);
         if was_full && s.queued < self.high_watermark {
             self.drained.notify_all();
+        }
+    }
+
+    /// The client will send nothing more (read EOF): report it, keep writing. I/O thread.
+    pub fn peer_done_sending(&self) {
+        let mut s = self.lock();
+        if s.peer == Peer::Connected {
+            s.peer = Peer::DoneSending;
         }
     }
 
@@ -248,6 +261,19 @@ mod tests {
         out.disconnect();
         assert_eq!(writer.join().unwrap(), Err(Disconnected));
         assert!(out.is_disconnected());
+        assert_eq!(out.push(Segment::memory(vec![1])), Err(Disconnected));
+    }
+
+    #[test]
+    fn a_peer_done_sending_is_reported_but_still_written_to() {
+        let n = Arc::new(CountingNotify::default());
+        let out = OutBuf::new(1, 10, n);
+        assert!(!out.is_disconnected());
+        out.peer_done_sending();
+        assert!(out.is_disconnected());
+        assert_eq!(out.push(Segment::memory(vec![1])), Ok(()));
+        out.disconnect();
+        out.peer_done_sending(); // does not bring a gone peer back
         assert_eq!(out.push(Segment::memory(vec![1])), Err(Disconnected));
     }
 }
