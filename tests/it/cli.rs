@@ -58,6 +58,31 @@ fn help_exits_0_and_groups_the_flags() {
     }
 }
 
+/// The README's option tables are the operator's reference: a flag that --help lists
+/// and the README does not is a documentation bug.
+#[test]
+fn every_flag_in_help_is_documented_in_the_readme() {
+    let readme = include_str!("../../README.md");
+    let out = Command::new(BIN).arg("--help").output().unwrap();
+    let help = String::from_utf8_lossy(&out.stdout);
+    let mut missing = Vec::new();
+    for word in help.split(|c: char| !(c.is_ascii_alphanumeric() || c == '-')) {
+        let Some(name) = word.strip_prefix("--").filter(|n| !n.is_empty()) else {
+            continue;
+        };
+        if ["help", "version"].contains(&name) {
+            continue;
+        }
+        // `--no-x` is documented with `--x` (or as `--[no-]x`).
+        let base = name.strip_prefix("no-").unwrap_or(name);
+        if !readme.contains(&format!("`--{base}")) && !readme.contains(&format!("`--[no-]{base}")) {
+            missing.push(format!("--{name}"));
+        }
+    }
+    missing.dedup();
+    assert!(missing.is_empty(), "not in README.md: {missing:?}");
+}
+
 /// Waitress's `Adjustments._params` (3.0.2): waitress-serve accepts `--name=VALUE` for
 /// each, and `--name`/`--no-name` for the booleans. Every one must parse here.
 #[test]
