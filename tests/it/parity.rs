@@ -246,6 +246,29 @@ asyncore_use_poll = true
 asyncore_loop_timeout = 1
 ";
 
+/// Every setting --check-config reports has its row (config key in backquotes) in
+/// the README's migration table.
+#[test]
+fn every_setting_is_in_the_readme_migration_table() {
+    let readme = include_str!("../../README.md");
+    let table = &readme[readme
+        .find("## Migrating from Waitress")
+        .expect("the README has a migration section")..];
+    let (code, out, err) = check(&["/nonexistent/app.so"], &[]);
+    assert_eq!(code, 0, "{err}");
+    let settings = json(&out);
+    let missing: Vec<&String> = settings
+        .as_object()
+        .unwrap()
+        .keys()
+        .filter(|k| k.as_str() != "config" && !table.contains(&format!("`{k}`")))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "not in the migration table: {missing:?}"
+    );
+}
+
 #[test]
 fn a_config_file_sets_every_setting() {
     let dir = tempfile::tempdir().unwrap();
