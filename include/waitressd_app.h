@@ -218,9 +218,12 @@ typedef struct wd_app {
     /* Required. One request on an app thread; return when the response is complete:
      * WD_OK, WD_ERR, or WD_E_FATAL. */
     int (*handle)(void *app, void *thread, const wd_request *req);
-    /* Optional: on that app thread when the worker stops. */
+    /* Optional: on that app thread when the worker stops after a drain. Keep it short:
+     * the worker waits 200 ms for its threads after the drain. */
     void (*thread_exit)(void *app, void *thread);
-    /* Optional: after every app thread has exited. */
+    /* Optional: after every app thread has exited. Skipped when a thread is still
+     * inside handle() (stuck past the graceful timeout) and on an immediate stop
+     * (QUIT, or the master died), where the process exits under the app. */
     void (*shutdown)(void *app);
 } wd_app;
 

@@ -278,4 +278,49 @@ fn a_stuck_app_thread_does_not_stop_the_worker_while_threads_remain() {
     for _ in 0..20 {
         good_request(&s);
     }
+    // The master dies: the worker must not wait for its stuck threads to exit.
+    let worker = s.wait_for_workers(1)[0];
+    crate::util::signal(s.pid(), libc::SIGKILL);
+    let deadline = std::time::Instant::now() + Duration::from_secs(3);
+    while crate::util::alive(worker) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "worker {worker} outlived its master, waiting on stuck app threads"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn a_graceful_stop_with_stuck_app_threads_ends_at_the_graceful_timeout() {
+    let dir = tempfile::tempdir().unwrap();
+    let app_path = dir.path().join("app.so");
+    std::fs::copy(app("lifecycle"), &app_path).unwrap();
+    let mut cmd = Command::new(BIN);
+    cmd.args(["--listen", "127.0.0.1:0", "--graceful-timeout", "2"])
+        .args([
+            "--app-opt",
+            "sleep_path=/stuck",
+            "--app-opt",
+            "sleep_ms=600000",
+        ])
+        .arg(&app_path);
+    let mut s = Server::spawn(cmd);
+    let worker = s.wait_for_workers(1)[0];
+    let mut c = s.connect();
+    c.write_all(b"GET /stuck HTTP/1.1\r\nHost: h\r\n\r\n")
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    crate::util::signal(s.pid(), libc::SIGTERM);
+    // The worker cuts the request at its own deadline (graceful - 1 s), gives its
+    // threads 200 ms, and leaves without waiting for the stuck one, before the
+    // master's SIGKILL at the graceful timeout.
+    assert_eq!(s.wait_exit(Duration::from_secs(10)).code(), Some(0));
+    assert!(!crate::util::alive(worker));
+    let log = s.log();
+    assert!(
+        log.iter()
+            .any(|l| l.contains("1 app thread(s) still busy 200 ms after the drain")),
+        "{log:#?}"
+    );
 }

@@ -54,6 +54,11 @@ pub struct WorkerSpec {
     pub master_pid: Option<nix::unistd::Pid>,
 }
 
+/// After the drain, how long idle app threads get to finish (thread_exit) before a
+/// still-busy one is taken for stuck and left behind. The worker's drain deadline is
+/// 1 s before the master's SIGKILL; this fits in that second.
+const APP_THREAD_PATIENCE: Duration = Duration::from_millis(200);
+
 /// Load the app and serve until drained. Returns the process exit code.
 pub fn run(cfg: &Config, mut spec: WorkerSpec) -> exit::Code {
     let pid = std::process::id();
@@ -156,13 +161,24 @@ pub fn run(cfg: &Config, mut spec: WorkerSpec) -> exit::Code {
     };
     match stop {
         Ok(Stop::Drained) => {
-            pool.shutdown();
-            app.shutdown();
+            // Every connection is closed, so app threads are idle unless one is stuck
+            // on a request the drain deadline cut off. Waiting for it would only end
+            // at the master's SIGKILL, or never if the master is gone.
+            let stuck = pool.shutdown_within(APP_THREAD_PATIENCE);
+            if stuck == 0 {
+                app.shutdown();
+            } else {
+                log::warn!(
+                    "worker {pid}: {stuck} app thread(s) still busy {} ms after the drain; exiting without the app's shutdown",
+                    APP_THREAD_PATIENCE.as_millis()
+                );
+            }
             stop_access_log();
             log::info!("worker {pid}: stopped");
             exit::Code::Ok
         }
         Ok(Stop::Immediate) => {
+            pool.abandon();
             stop_access_log();
             exit::Code::Ok
         }

@@ -9,6 +9,7 @@ use std::collections::VecDeque;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{mpsc, Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 /// Whether the pool takes work.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -96,11 +97,42 @@ impl Pool {
 
     /// Run what is queued, then stop every thread (each runs `thread_exit`) and join.
     pub fn shutdown(&mut self) {
-        self.queue.lock().phase = Phase::Stopping;
-        self.queue.available.notify_all();
+        self.stop_taking_work();
         for handle in self.threads.drain(..) {
             let _ = handle.join();
         }
+    }
+
+    /// As `shutdown`, but wait at most `patience`. A thread still in app code after
+    /// that is stuck on a request whose client is gone; it is left behind (the process
+    /// exits under it) and the number of such threads is returned.
+    pub fn shutdown_within(&mut self, patience: Duration) -> usize {
+        self.stop_taking_work();
+        let deadline = Instant::now() + patience;
+        // A shutdown path, once per process: polling is simpler than a live-thread
+        // count and costs nothing measurable.
+        while self.threads.iter().any(|h| !h.is_finished()) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let stuck = self.threads.iter().filter(|h| !h.is_finished()).count();
+        if stuck == 0 {
+            self.shutdown();
+        } else {
+            self.threads.clear(); // detach: joining would wait for the stuck ones
+        }
+        stuck
+    }
+
+    /// Immediate stop (QUIT, or the master died): tell the threads to stop and do not
+    /// wait for them, since one may be stuck in app code forever.
+    pub fn abandon(&mut self) {
+        self.stop_taking_work();
+        self.threads.clear();
+    }
+
+    fn stop_taking_work(&self) {
+        self.queue.lock().phase = Phase::Stopping;
+        self.queue.available.notify_all();
     }
 }
 
