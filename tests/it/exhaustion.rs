@@ -250,21 +250,24 @@ fn a_spill_directory_that_cannot_be_written_gets_a_clear_500() {
     assert_eq!(r.body, b"abc");
 }
 
-#[test]
-fn a_stuck_app_thread_does_not_stop_the_worker_while_threads_remain() {
-    let dir = tempfile::tempdir().unwrap();
-    let app_path = dir.path().join("app.so");
-    std::fs::copy(app("lifecycle"), &app_path).unwrap();
+/// The lifecycle app, where a request to /stuck sleeps for ten minutes.
+fn start_with_a_stuck_path(args: &[&str]) -> Server {
     let mut cmd = Command::new(BIN);
-    cmd.args(["--listen", "127.0.0.1:0", "--threads", "3"])
+    cmd.args(["--listen", "127.0.0.1:0"])
+        .args(args)
         .args([
             "--app-opt",
             "sleep_path=/stuck",
             "--app-opt",
             "sleep_ms=600000",
         ])
-        .arg(&app_path);
-    let s = Server::spawn(cmd);
+        .arg(app("lifecycle"));
+    Server::spawn(cmd)
+}
+
+#[test]
+fn a_stuck_app_thread_does_not_stop_the_worker_while_threads_remain() {
+    let s = start_with_a_stuck_path(&["--threads", "3"]);
     // Two app threads get stuck "forever"; the third keeps serving.
     let _stuck: Vec<TcpStream> = (0..2)
         .map(|_| {
@@ -293,19 +296,7 @@ fn a_stuck_app_thread_does_not_stop_the_worker_while_threads_remain() {
 
 #[test]
 fn a_graceful_stop_with_stuck_app_threads_ends_at_the_graceful_timeout() {
-    let dir = tempfile::tempdir().unwrap();
-    let app_path = dir.path().join("app.so");
-    std::fs::copy(app("lifecycle"), &app_path).unwrap();
-    let mut cmd = Command::new(BIN);
-    cmd.args(["--listen", "127.0.0.1:0", "--graceful-timeout", "2"])
-        .args([
-            "--app-opt",
-            "sleep_path=/stuck",
-            "--app-opt",
-            "sleep_ms=600000",
-        ])
-        .arg(&app_path);
-    let mut s = Server::spawn(cmd);
+    let mut s = start_with_a_stuck_path(&["--graceful-timeout", "2"]);
     let worker = s.wait_for_workers(1)[0];
     let mut c = s.connect();
     c.write_all(b"GET /stuck HTTP/1.1\r\nHost: h\r\n\r\n")
