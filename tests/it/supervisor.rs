@@ -94,7 +94,10 @@ fn killing_the_master_takes_the_workers_and_frees_the_port() {
         "workers outlived the master by {:?}",
         killed.elapsed()
     );
-    std::net::TcpListener::bind(("127.0.0.1", port)).expect("the port is free again");
+    // The kernel may need a moment to tear down the killed processes' sockets.
+    eventually("the port is free again", Duration::from_secs(1), || {
+        std::net::TcpListener::bind(("127.0.0.1", port)).is_ok()
+    });
 }
 
 #[test]
@@ -764,11 +767,16 @@ fn max_requests_recycles_workers_without_failing_a_request() {
         &["--max-requests", "10", "--max-requests-jitter", "3"],
     );
     s.wait_for_workers(1);
-    // gunicorn #3038's repro: sequential requests across recycling, all 200.
+    // gunicorn #3038's repro: sequential requests across recycling, all 200 (`get`
+    // asserts it). A retiring worker serves on until its replacement is ready, so
+    // how many requests three generations take depends on the machine's speed.
     let mut pids = std::collections::BTreeSet::new();
-    for _ in 0..40 {
+    for _ in 0..2000 {
         let body = get(&s, "/");
         pids.insert(body.rsplit("pid=").next().unwrap().to_string());
+        if pids.len() >= 3 {
+            break;
+        }
     }
     assert!(pids.len() >= 3, "workers were recycled: {pids:?}");
     let load = Load::start(s.port, &[Mode::KeepAliveGet, Mode::ConnectionPerPost]);
@@ -866,6 +874,8 @@ fn star_listens_on_ipv4_and_ipv6_unless_told_otherwise() {
         eprintln!("skipped the IPv6 request: no IPv6 loopback here");
     }
     drop(s);
+    // A new port: the first server's workers may still be exiting and holding it.
+    let port = free_port();
     let mut cmd = Command::new(BIN);
     cmd.args(["--listen", &format!("*:{port}"), "--no-ipv6"])
         .arg(deployable_app(dir.path()));

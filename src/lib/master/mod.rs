@@ -3,16 +3,17 @@
 //! single-threaded, so forking is always safe.
 //!
 //! One loop, readable top to bottom:
-//!   1. wait for a signal, a worker message, or the next deadline;
-//!   2. act on signals (HUP reload, TERM/INT drain, QUIT stop, TTIN/TTOU, USR1);
-//!   3. read worker links (ready, heartbeat, recycle, boot failure);
-//!   4. reap exited children;
-//!   5. enforce deadlines (boot, heartbeat, drain);
-//!   6. manage: spawn to the target count, retire stale generations, finish phases.
+//!   1. act on signals (HUP reload, TERM/INT drain, QUIT stop, TTIN/TTOU, USR1);
+//!   2. read worker links (ready, heartbeat, recycle, boot failure);
+//!   3. reap exited children;
+//!   4. enforce deadlines (boot, heartbeat, drain);
+//!   5. manage: spawn to the target count, retire stale generations, finish phases;
+//!   6. wait for a signal, a worker message, or the next deadline.
 //!
 //! A reload (HUP) starts a whole new generation next to the old one and drains the
-//! old workers only once every new one is ready; if a new worker fails to boot, the
-//! reload is abandoned and the old generation keeps serving.
+//! old workers only once every new one is ready (or, with --reload-surge N, N at a
+//! time, each ready new worker replacing an old one); if a new worker fails to
+//! boot, the reload is abandoned and the old generation keeps serving.
 mod signals;
 mod spawn;
 
@@ -156,7 +157,6 @@ impl Master {
         );
         self.notifier.booting(self.boot_may_take());
         loop {
-            self.wait();
             for sig in self.signals.take() {
                 self.on_signal(sig);
             }
@@ -169,10 +169,12 @@ impl Master {
                 log::info!("master {} stopped", std::process::id());
                 return self.exit_code;
             }
+            // Last, so the first turn spawns the workers without waiting.
+            self.wait();
         }
     }
 
-    // ----- 1. waiting -----
+    // ----- 6. waiting -----
 
     fn wait(&mut self) {
         use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
@@ -185,7 +187,7 @@ impl Master {
         let _ = poll(&mut fds, PollTimeout::from(250u16));
     }
 
-    // ----- 2. signals -----
+    // ----- 1. signals -----
 
     fn on_signal(&mut self, sig: Signal) {
         match sig {
@@ -326,7 +328,7 @@ impl Master {
         }
     }
 
-    // ----- 3. worker links -----
+    // ----- 2. worker links -----
 
     fn read_links(&mut self) {
         for i in 0..self.workers.len() {
@@ -368,7 +370,7 @@ impl Master {
         }
     }
 
-    // ----- 4. reaping -----
+    // ----- 3. reaping -----
 
     fn reap(&mut self) {
         loop {
@@ -469,7 +471,7 @@ impl Master {
         }
     }
 
-    // ----- 5. deadlines -----
+    // ----- 4. deadlines -----
 
     fn check_deadlines(&mut self) {
         let now = Instant::now();
@@ -532,7 +534,7 @@ impl Master {
         }
     }
 
-    // ----- 6. managing the workers -----
+    // ----- 5. managing the workers -----
 
     fn manage(&mut self) {
         if let Phase::Stopping { .. } = self.phase {
