@@ -67,7 +67,13 @@ impl Server {
     /// Run `cmd` and wait for a log line containing `marker`; returns the server and
     /// the rest of that line after the marker.
     pub fn spawn_raw(mut cmd: Command, marker: &str) -> (Server, String) {
+        use std::os::unix::process::CommandExt;
+        // Its own process group: when a test stops a worker (SIGSTOP) and its master
+        // then exits, the kernel sends SIGHUP + SIGCONT to the orphaned group with a
+        // stopped member. That must reach only this server, not the test process (a
+        // SIGCONT interrupts our blocking reads with EINTR) or other tests' masters.
         let mut child = cmd
+            .process_group(0)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
