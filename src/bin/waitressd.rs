@@ -14,6 +14,10 @@ fn main() -> ExitCode {
         eprintln!("waitressd: cannot block signals: {e}");
         return code(exit::Code::Failure);
     }
+    if let Err(e) = sys::ignore_file_size_signal() {
+        eprintln!("waitressd: cannot ignore SIGXFSZ: {e}");
+        return code(exit::Code::Failure);
+    }
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
     let cfg = match Config::from_args(&args) {
         Ok(cfg) => cfg,

@@ -65,6 +65,16 @@ fn handled_set() -> SigSet {
     set
 }
 
+/// Ignore SIGXFSZ, so that a write past the file-size limit (`ulimit -f`,
+/// `LimitFSIZE=`) fails with EFBIG, which the spill code answers with a 5xx, instead
+/// of killing the worker and every request in flight on it. Inherited by the workers.
+pub fn ignore_file_size_signal() -> std::io::Result<()> {
+    // SAFETY: SIG_IGN installs no handler code, so no async-signal-safety concern.
+    unsafe { nix::sys::signal::signal(Signal::SIGXFSZ, nix::sys::signal::SigHandler::SigIgn) }
+        .map(|_| ())
+        .map_err(std::io::Error::from)
+}
+
 /// Block the handled signals: they stay pending until `unblock_signals`, so a signal
 /// that arrives before its handler exists never kills the process with its default
 /// action.

@@ -107,9 +107,19 @@ pub struct Conn {
     write: WriteState,
     output: VecDeque<Segment>,
     peer_eof: bool,
-    /// A bad request this connection answered itself, for the access log:
-    /// (status, body bytes).
-    rejected: Option<(u16, u64)>,
+    /// A request this connection answered itself (bad input, or a server-side
+    /// failure such as a spill file that could not be written).
+    rejected: Option<Rejection>,
+}
+
+/// What the connection answered on its own, for the access log and the operator.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rejection {
+    pub status: u16,
+    /// Bytes of the error body sent.
+    pub bytes: u64,
+    /// What went wrong, as the error body says it.
+    pub detail: String,
 }
 
 impl Conn {
@@ -374,7 +384,11 @@ impl Conn {
                         Some(Ready::Error { error, version }) => {
                             let response = error.to_response(version, &self.settings.ident, date);
                             let body = crate::http::response::body_length(&response);
-                            self.rejected = Some((error.status(), body));
+                            self.rejected = Some(Rejection {
+                                status: error.status(),
+                                bytes: body,
+                                detail: error.detail(),
+                            });
                             self.output.push_back(Segment::memory(response));
                             self.write = WriteState::Closing;
                         }
@@ -397,9 +411,8 @@ impl Conn {
         }
     }
 
-    /// A request this connection rejected itself since the last call, for the
-    /// access log: (status, body bytes).
-    pub fn take_rejection(&mut self) -> Option<(u16, u64)> {
+    /// A request this connection answered itself since the last call.
+    pub fn take_rejection(&mut self) -> Option<Rejection> {
         self.rejected.take()
     }
 

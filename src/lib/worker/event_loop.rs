@@ -501,15 +501,26 @@ impl<'p> EventLoop<'p> {
             }
             let date = super::current_date();
             let step = c.conn.step(&date);
-            if let (Some((status, bytes)), Some(log)) =
-                (c.conn.take_rejection(), &self.task_settings.access_log)
-            {
-                log.log(&Record {
-                    remote: &c.peer.remote_addr,
-                    status,
-                    bytes,
-                    ..Record::default()
-                });
+            if let Some(rejection) = c.conn.take_rejection() {
+                // Bad input (4xx, and 501/505 for what we do not implement) is the
+                // client's business, and Waitress does not log it either; a 500 is a
+                // failure on our side (a full disk, say) and the operator's.
+                if rejection.status == 500 {
+                    log::error!(
+                        "channel {index} ({}): {} {}",
+                        c.peer.remote_addr,
+                        rejection.status,
+                        rejection.detail
+                    );
+                }
+                if let Some(log) = &self.task_settings.access_log {
+                    log.log(&Record {
+                        remote: &c.peer.remote_addr,
+                        status: rejection.status,
+                        bytes: rejection.bytes,
+                        ..Record::default()
+                    });
+                }
             }
             match step {
                 Step::Dispatch(request) => {
