@@ -32,6 +32,12 @@ fn a_bad_value_is_one_line_and_exit_2() {
             vec!["--connection-limit", "-1"],
         ),
         (vec!["--no-such-flag", "a.so"], vec!["--no-such-flag"]),
+        (vec!["--backlog", "-1", "a.so"], vec!["--backlog", "'-1'"]),
+        (vec!["--workers", "0", "a.so"], vec!["--workers", "'0'"]),
+        (
+            vec!["--graceful-timeout", "-5", "a.so"],
+            vec!["--graceful-timeout", "'-5'"],
+        ),
     ] {
         let (code, err) = run(&args);
         assert_eq!(code, 2, "{args:?}: {err}");

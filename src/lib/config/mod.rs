@@ -168,7 +168,9 @@ impl Config {
             1,
         )?;
         at_least("outbuf-high-watermark", cli.outbuf_high_watermark, 1)?;
-        at_least("backlog", cli.backlog.max(0) as u64, 1)?;
+        if cli.backlog < 1 {
+            return Err(bad("backlog", cli.backlog, "must be at least 1"));
+        }
         if cli.threads > 1024 {
             return Err(bad("threads", cli.threads, "must be at most 1024"));
         }
