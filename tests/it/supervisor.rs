@@ -232,6 +232,41 @@ fn a_batched_reload_that_fails_on_its_first_worker_drains_no_old_worker() {
 }
 
 #[test]
+fn a_reload_whose_workers_hang_at_boot_is_aborted_at_the_boot_timeout() {
+    // The config file is re-read on HUP: the new generation's init sleeps 10 s,
+    // past --boot-timeout 1.
+    let dir = tempfile::tempdir().unwrap();
+    let ini = dir.path().join("app.ini");
+    let write = |opts: &str| {
+        let conf = format!(
+            "[server:main]\napp = {}\nworkers = 2\nboot_timeout = 1\napp_opt = {opts}\n",
+            app("lifecycle").display()
+        );
+        std::fs::write(&ini, conf).unwrap();
+    };
+    write("version=old");
+    let mut cmd = Command::new(BIN);
+    cmd.args(["--listen", "127.0.0.1:0", "--config"]).arg(&ini);
+    let s = Server::spawn(cmd);
+    let old = s.wait_for_workers(2);
+    let load = Load::start(s.port, &[Mode::KeepAliveGet, Mode::ConnectionPerPost]);
+    write("version=new boot_sleep_ms=10000");
+    signal(s.pid(), libc::SIGHUP);
+    eventually("the aborted reload", Duration::from_secs(15), || {
+        count_lines(&s, "reload aborted") >= 1
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    let stats = load.finish();
+    assert_eq!(stats.failures(), 0, "{stats:?}");
+    assert!(count_lines(&s, "did not become ready within --boot-timeout 1s") >= 1);
+    assert!(get(&s, "/").starts_with("version=old "));
+    for pid in old {
+        assert!(alive(pid), "old worker {pid} kept serving");
+    }
+    no_zombie_remains(&s);
+}
+
+#[test]
 fn a_broken_reload_keeps_the_old_generation_serving() {
     let dir = tempfile::tempdir().unwrap();
     let app_path = deployable_app(dir.path());
