@@ -16,27 +16,16 @@ workers="${1:-4}"
 conns="${2:-64}"
 duration="${3:-5}"
 
-command -v wrk >/dev/null || { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q wrk; } >&2
-cargo build --release --quiet --manifest-path "$root/Cargo.toml" --bin waitressd
+source "$root/scripts/lib.sh"
+need_wrk
+bin="$(build_waitressd)"
 app="$("$root/scripts/example-app" hello)"
 
-work="$(mktemp -d)"
-pids=()
-cleanup() {
-  for p in "${pids[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null || true; done
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
-"$root/target/release/waitressd" --listen "127.0.0.1:$port" --workers "$workers" \
-  --access-log "$work/access.log" --access-log-format json --log-level warn "$app" 2>"$work/server.log" &
-master=$!
-pids+=("$master")
-for _ in $(seq 1 200); do
-  python3 -c "import socket; socket.create_connection(('127.0.0.1',$port),0.2)" 2>/dev/null && break
-  sleep 0.05
-done
+port="$(free_port)"
+start_bg "$bin" --listen "127.0.0.1:$port" --workers "$workers" \
+  --access-log "$work/access.log" --access-log-format json --log-level warn "$app" 2>"$work/server.log"
+master="${pids[-1]}"
+wait_port "$port"
 sleep 0.5 # every worker ready
 
 wrk -t2 -c"$conns" -d"${duration}s" "http://127.0.0.1:$port/" | grep -E 'Requests/sec|Socket errors|Non-2xx' || true

@@ -14,22 +14,9 @@ duration="${1:-10}"
 conns="${2:-50}"
 threads="${3:-4}"
 
-command -v wrk >/dev/null || { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q wrk; } >&2
+source "$root/scripts/lib.sh"
+need_wrk
 python3 -c "import waitress" 2>/dev/null || pip install -q waitress >&2
-
-pids=()
-cleanup() { for p in "${pids[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null || true; done; }
-trap cleanup EXIT
-
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-
-wait_port() {
-  for _ in $(seq 1 200); do
-    if python3 -c "import socket,sys; socket.create_connection(('127.0.0.1',$1),0.2)" 2>/dev/null; then return 0; fi
-    sleep 0.05
-  done
-  echo "bench: nothing listens on port $1" >&2; return 1
-}
 
 # run_wrk PORT → prints "REQS_PER_SEC P99_MS"
 run_wrk() {
@@ -45,19 +32,17 @@ run_wrk() {
     END { printf "%s %s\n", rps, p99 }'
 }
 
-cargo build --release --quiet --manifest-path "$root/Cargo.toml" --bin waitressd
+bin="$(build_waitressd)"
 app="$("$root/scripts/example-app" hello)"
 
 port=$(free_port)
-"$root/target/release/waitressd" --listen "127.0.0.1:$port" --threads "$threads" --log-level warn "$app" &
-pids+=($!)
+start_bg "$bin" --listen "127.0.0.1:$port" --threads "$threads" --log-level warn "$app"
 wait_port "$port"
 read -r ours_rps ours_p99 < <(run_wrk "$port")
 kill "${pids[0]}"; wait "${pids[0]}" 2>/dev/null || true
 
 port=$(free_port)
-(cd "$root/scripts/bench" && exec python3 -m waitress --listen="127.0.0.1:$port" --threads="$threads" hello_waitress:app >/dev/null 2>&1) &
-pids+=($!)
+start_bg sh -c "cd '$root/scripts/bench' && exec python3 -m waitress --listen=127.0.0.1:$port --threads=$threads hello_waitress:app" >/dev/null 2>&1
 wait_port "$port"
 read -r peer_rps peer_p99 < <(run_wrk "$port")
 

@@ -17,32 +17,22 @@ workers="${3:-2}"
 shift $(( $# < 3 ? $# : 3 ))
 extra=("$@")
 
-command -v wrk >/dev/null || { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q wrk; } >&2
-cargo build --release --quiet --manifest-path "$root/Cargo.toml" --bin waitressd
+source "$root/scripts/lib.sh"
+need_wrk
+bin="$(build_waitressd)"
 v1="$("$root/scripts/example-app" lifecycle)"
 v2="$("$root/scripts/example-app" lifecycle2)"
 
-work="$(mktemp -d)"
-pids=()
-cleanup() {
-  for p in "${pids[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null || true; done
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
 swap() { cp "$1" "$work/app.so.tmp" && mv -f "$work/app.so.tmp" "$work/app.so"; }
 swap "$v1"
-port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
-"$root/target/release/waitressd" --listen "127.0.0.1:$port" --workers "$workers" --threads 4 \
-  ${extra[@]+"${extra[@]}"} "$work/app.so" 2>"$work/server.log" &
-master=$!
-pids+=("$master")
+port="$(free_port)"
+start_bg "$bin" --listen "127.0.0.1:$port" --workers "$workers" --threads 4 \
+  ${extra[@]+"${extra[@]}"} "$work/app.so" 2>"$work/server.log"
+master="${pids[-1]}"
 for _ in $(seq 1 200); do grep -q "worker(s) ready" "$work/server.log" && break; sleep 0.05; done
 
-wrk -t1 -c32 -d"${duration}s" "http://127.0.0.1:$port/" >"$work/keepalive.txt" 2>&1 &
-pids+=($!)
-wrk -t1 -c8 -d"${duration}s" -H "Connection: close" "http://127.0.0.1:$port/" >"$work/close.txt" 2>&1 &
-pids+=($!)
+start_bg wrk -t1 -c32 -d"${duration}s" "http://127.0.0.1:$port/" >"$work/keepalive.txt" 2>&1
+start_bg wrk -t1 -c8 -d"${duration}s" -H "Connection: close" "http://127.0.0.1:$port/" >"$work/close.txt" 2>&1
 
 sent=0
 # Stop sending a little before the load ends so the last reload completes under it.
