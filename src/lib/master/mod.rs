@@ -174,19 +174,6 @@ impl Master {
         }
     }
 
-    // ----- 6. waiting -----
-
-    fn wait(&mut self) {
-        use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
-        let mut fds = vec![PollFd::new(self.signals.fd(), PollFlags::POLLIN)];
-        for w in &self.workers {
-            fds.push(PollFd::new(w.link.fd(), PollFlags::POLLIN));
-        }
-        // Deadlines are checked at this granularity; it also bounds the delay of a
-        // respawn after backoff.
-        let _ = poll(&mut fds, PollTimeout::from(250u16));
-    }
-
     // ----- 1. signals -----
 
     fn on_signal(&mut self, sig: Signal) {
@@ -699,6 +686,19 @@ impl Master {
                 self.crashed();
             }
         }
+    }
+
+    // ----- 6. waiting -----
+
+    fn wait(&mut self) {
+        use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+        let mut fds = vec![PollFd::new(self.signals.fd(), PollFlags::POLLIN)];
+        for w in &self.workers {
+            fds.push(PollFd::new(w.link.fd(), PollFlags::POLLIN));
+        }
+        // Deadlines are checked at this granularity; it also bounds the delay of a
+        // respawn after backoff.
+        let _ = poll(&mut fds, PollTimeout::from(250u16));
     }
 }
 
