@@ -118,8 +118,9 @@ pub struct Rejection {
     pub status: u16,
     /// Bytes of the error body sent.
     pub bytes: u64,
-    /// What went wrong, as the error body says it.
-    pub detail: String,
+    /// What failed, when the failure was ours (a spill file that could not be
+    /// written) rather than the client's input.
+    pub server_fault: Option<String>,
 }
 
 impl Conn {
@@ -387,7 +388,7 @@ impl Conn {
                             self.rejected = Some(Rejection {
                                 status: error.status(),
                                 bytes: body,
-                                detail: error.detail(),
+                                server_fault: error.is_server_fault().then(|| error.detail()),
                             });
                             self.output.push_back(Segment::memory(response));
                             self.write = WriteState::Closing;

@@ -50,6 +50,11 @@ impl RequestError {
         }
     }
 
+    /// A failure on our side (not the client's input): the operator must hear of it.
+    pub fn is_server_fault(&self) -> bool {
+        matches!(self, RequestError::Internal(_))
+    }
+
     /// The explanation shown in the body.
     pub fn detail(&self) -> String {
         match self {
@@ -102,6 +107,21 @@ impl std::fmt::Display for RequestError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_internal_errors_are_the_servers_fault() {
+        assert!(RequestError::Internal("disk full".into()).is_server_fault());
+        for client in [
+            RequestError::bad("x"),
+            RequestError::HeaderTooLarge,
+            RequestError::BodyTooLarge,
+            RequestError::NotImplemented("x".into()),
+            RequestError::VersionNotSupported,
+            RequestError::RequestTimeout,
+        ] {
+            assert!(!client.is_server_fault(), "{client:?}");
+        }
+    }
 
     #[test]
     fn waitress_format() {

@@ -502,15 +502,13 @@ impl<'p> EventLoop<'p> {
             let date = super::current_date();
             let step = c.conn.step(&date);
             if let Some(rejection) = c.conn.take_rejection() {
-                // Bad input (4xx, and 501/505 for what we do not implement) is the
-                // client's business, and Waitress does not log it either; a 500 is a
-                // failure on our side (a full disk, say) and the operator's.
-                if rejection.status == 500 {
+                // Bad input is the client's business, and Waitress does not log it
+                // either; a failure on our side (a full disk, say) is the operator's.
+                if let Some(why) = &rejection.server_fault {
                     log::error!(
-                        "channel {index} ({}): {} {}",
+                        "channel {index} ({}): {} {why}",
                         c.peer.remote_addr,
-                        rejection.status,
-                        rejection.detail
+                        rejection.status
                     );
                 }
                 if let Some(log) = &self.task_settings.access_log {
