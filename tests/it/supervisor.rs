@@ -47,6 +47,17 @@ fn no_zombie_remains(s: &Server) {
     });
 }
 
+/// SIGHUP the master, then wait (bounded) until the log shows the `nth` line with
+/// `outcome` ("reload complete" or "reload aborted").
+fn hup_and_await(s: &Server, outcome: &str, nth: usize) {
+    signal(s.pid(), libc::SIGHUP);
+    eventually(
+        &format!("{outcome} #{nth}"),
+        Duration::from_secs(30),
+        || count_lines(s, outcome) >= nth,
+    );
+}
+
 fn count_lines(s: &Server, needle: &str) -> usize {
     s.log().iter().filter(|l| l.contains(needle)).count()
 }
@@ -124,10 +135,7 @@ fn ten_reloads_under_load_lose_nothing_and_serve_the_new_code() {
             "lifecycle2"
         };
         swap(&app_path, &app(next));
-        signal(s.pid(), libc::SIGHUP);
-        eventually(&format!("reload {i}"), Duration::from_secs(30), || {
-            count_lines(&s, "reload complete") >= i
-        });
+        hup_and_await(&s, "reload complete", i);
         std::thread::sleep(Duration::from_millis(100));
     }
     std::thread::sleep(Duration::from_millis(300));
@@ -167,10 +175,7 @@ fn a_batched_reload_replaces_one_worker_at_a_time_without_loss() {
     let load = Load::start(s.port, &ALL_MODES);
     std::thread::sleep(Duration::from_millis(200));
     swap(&app_path, &app("lifecycle2"));
-    signal(s.pid(), libc::SIGHUP);
-    eventually("the reload", Duration::from_secs(30), || {
-        count_lines(&s, "reload complete") >= 1
-    });
+    hup_and_await(&s, "reload complete", 1);
     std::thread::sleep(Duration::from_millis(200));
     let stats = load.finish();
     assert_eq!(stats.failures(), 0, "{stats:?}");
@@ -215,10 +220,7 @@ fn a_batched_reload_that_fails_on_its_first_worker_drains_no_old_worker() {
     let s = start(&app_path, &["--workers", "2", "--reload-surge", "1"]);
     let old = s.wait_for_workers(2);
     swap(&app_path, &app("abi-init_fails"));
-    signal(s.pid(), libc::SIGHUP);
-    eventually("the aborted reload", Duration::from_secs(20), || {
-        count_lines(&s, "reload aborted") >= 1
-    });
+    hup_and_await(&s, "reload aborted", 1);
     assert_eq!(count_lines(&s, "(generation 1) draining"), 0);
     assert_eq!(
         count_lines(&s, "spawned worker"),
@@ -251,10 +253,7 @@ fn a_reload_whose_workers_hang_at_boot_is_aborted_at_the_boot_timeout() {
     let old = s.wait_for_workers(2);
     let load = Load::start(s.port, &[Mode::KeepAliveGet, Mode::ConnectionPerPost]);
     write("version=new boot_sleep_ms=10000");
-    signal(s.pid(), libc::SIGHUP);
-    eventually("the aborted reload", Duration::from_secs(15), || {
-        count_lines(&s, "reload aborted") >= 1
-    });
+    hup_and_await(&s, "reload aborted", 1);
     std::thread::sleep(Duration::from_millis(300));
     let stats = load.finish();
     assert_eq!(stats.failures(), 0, "{stats:?}");
@@ -275,24 +274,15 @@ fn a_broken_reload_keeps_the_old_generation_serving() {
     let load = Load::start(s.port, &[Mode::KeepAliveGet, Mode::ConnectionPerPost]);
     // An app whose init fails.
     swap(&app_path, &app("abi-init_fails"));
-    signal(s.pid(), libc::SIGHUP);
-    eventually("first aborted reload", Duration::from_secs(20), || {
-        count_lines(&s, "reload aborted") >= 1
-    });
+    hup_and_await(&s, "reload aborted", 1);
     assert!(get(&s, "/").starts_with("version=1 "));
     // A missing file.
     std::fs::remove_file(&app_path).unwrap();
-    signal(s.pid(), libc::SIGHUP);
-    eventually("second aborted reload", Duration::from_secs(20), || {
-        count_lines(&s, "reload aborted") >= 2
-    });
+    hup_and_await(&s, "reload aborted", 2);
     assert!(get(&s, "/").starts_with("version=1 "));
     // A good one.
     swap(&app_path, &app("lifecycle2"));
-    signal(s.pid(), libc::SIGHUP);
-    eventually("good reload", Duration::from_secs(20), || {
-        count_lines(&s, "reload complete") >= 1
-    });
+    hup_and_await(&s, "reload complete", 1);
     std::thread::sleep(Duration::from_millis(200));
     let stats = load.finish();
     assert_eq!(stats.failures(), 0, "{stats:?}");
@@ -479,10 +469,7 @@ fn fifty_reloads_leave_no_zombie_and_no_leaked_fd() {
     s.wait_for_workers(1);
     let baseline = fd_count(s.pid());
     for i in 1..=50 {
-        signal(s.pid(), libc::SIGHUP);
-        eventually(&format!("reload {i}"), Duration::from_secs(20), || {
-            count_lines(&s, "reload complete") >= i
-        });
+        hup_and_await(&s, "reload complete", i);
     }
     eventually("old workers reaped", Duration::from_secs(10), || {
         children(s.pid()).len() == 1
