@@ -172,8 +172,11 @@ typedef struct wd_host {
     /* Queue a region of a regular file; the I/O thread sends it with sendfile(2).
      * The host dup()s fd and uses explicit offsets: the caller keeps its fd and its
      * file offset. len < 0 means "to the end of the file". WD_FILE_LAST plays the
-     * role of WD_WRITE_FINAL, and the region's length then replaces a Content-Length
-     * that disagrees with it (as Waitress's file wrapper does). Returns WD_OK;
+     * role of WD_WRITE_FINAL: with the headers still staged the region is the whole
+     * body, so a declared Content-Length shorter than the region is honoured (only
+     * that many bytes are sent) and a longer one is replaced by the region's length,
+     * as Waitress's file wrapper does; without one the region's length is used.
+     * Returns WD_OK;
      * WD_E_INVALID for fd < 0, offset < 0, or a region past the end of the file;
      * WD_E_IO when fd cannot be duplicated or stat'ed; WD_E_STATE (no start yet);
      * WD_E_LENGTH; WD_E_DISCONNECTED. */

@@ -34,13 +34,13 @@ fuzz_target!(|data: &[u8]| {
                     out.finish(Completion::KeepAlive);
                 }
                 Step::Write => c.output().clear(),
-                Step::Wait | Step::Close => break,
+                Step::Wait | Step::Close(_) => break,
             }
         }
     }
     c.eof();
     for _ in 0..32 {
-        if let Step::Wait | Step::Close = c.step("date") {
+        if let Step::Wait | Step::Close(_) = c.step("date") {
             break;
         }
         c.output().clear();

@@ -118,6 +118,27 @@ fn expect_100_continue_gets_an_interim_response_before_the_body() {
 }
 
 #[test]
+fn expect_100_continue_is_answered_even_when_the_body_came_with_the_head() {
+    let s = Server::start("echo_body_only", &[]);
+    let mut c = s.connect();
+    c.write_all(
+        b"POST / HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\nContent-Length: 4\r\n\r\ndata",
+    )
+    .unwrap();
+    let mut r = BufReader::new(c.try_clone().unwrap());
+    let interim = read_one(&mut r, false).unwrap();
+    assert_eq!(interim.head, "HTTP/1.1 100 Continue\r\n\r\n");
+    let resp = read_one(&mut r, false).unwrap();
+    assert_eq!((resp.status, resp.body.as_slice()), (200, &b"data"[..]));
+    assert!(!resp.closes(), "the connection stays open");
+    // The next request on the connection gets its own interim response.
+    c.write_all(b"PUT / HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\nContent-Length: 1\r\n\r\nx")
+        .unwrap();
+    assert_eq!(read_one(&mut r, false).unwrap().status, 100);
+    assert_eq!(read_one(&mut r, false).unwrap().body, b"x");
+}
+
+#[test]
 fn expect_with_an_oversized_body_gets_413_instead_of_continue() {
     let s = Server::start("echo_body_only", &["--max-request-body-size", "10"]);
     let raw = s.exchange(

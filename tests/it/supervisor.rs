@@ -342,6 +342,101 @@ fn sigterm_answers_every_request_in_flight_then_exits_0() {
     );
 }
 
+/// Open `n` keep-alive connections to `s`, each with one request answered, then silent.
+fn idle_keep_alive_connections(s: &Server, n: usize) -> Vec<std::net::TcpStream> {
+    use std::io::Read;
+    let mut conns: Vec<_> = (0..n).map(|_| s.connect()).collect();
+    for c in &mut conns {
+        c.write_all(b"GET / HTTP/1.1\r\nHost: h\r\n\r\n").unwrap();
+    }
+    for c in &mut conns {
+        let mut got = Vec::new();
+        let mut buf = [0u8; 1024];
+        while !got.ends_with(b"Hello, world!\n") {
+            let n = c.read(&mut buf).unwrap();
+            assert!(n > 0, "closed before the response");
+            got.extend_from_slice(&buf[..n]);
+        }
+    }
+    conns
+}
+
+#[test]
+fn sigterm_closes_idle_keep_alive_connections_at_once() {
+    use std::io::Read;
+    for n in [1, 200] {
+        let mut s = Server::start("hello", &["--connection-limit", "1000"]);
+        let mut conns = idle_keep_alive_connections(&s, n);
+        let signalled = Instant::now();
+        signal(s.pid(), libc::SIGTERM);
+        // Each idle client sees the server's FIN right away, not after a linger.
+        for c in &mut conns {
+            c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+            let mut buf = [0u8; 64];
+            assert_eq!(c.read(&mut buf).expect("EOF, not a timeout"), 0);
+        }
+        let closed = signalled.elapsed();
+        // While this test still holds every connection open, the server is gone:
+        // no lingering close (2 s) held it. (Measured: about 25 ms; the bound only
+        // has to be below the linger.)
+        let status = s.wait_exit(Duration::from_secs(5));
+        let exited = signalled.elapsed();
+        assert_eq!(status.code(), Some(0));
+        eprintln!("{n} idle connection(s): all closed after {closed:?}, exit after {exited:?}");
+        assert!(
+            exited < Duration::from_millis(1500),
+            "exit took {exited:?}: something waited on an idle client"
+        );
+        drop(conns);
+    }
+}
+
+#[test]
+fn a_request_in_flight_when_a_drain_starts_is_finished_and_its_idle_neighbours_closed() {
+    use std::io::Read;
+    let dir = tempfile::tempdir().unwrap();
+    let app_path = deployable_app(dir.path());
+    let mut s = start(
+        &app_path,
+        &[
+            "--app-opt",
+            "sleep_path=/slow",
+            "--app-opt",
+            "sleep_ms=2000",
+        ],
+    );
+    s.wait_for_workers(1);
+    let mut idle = s.connect();
+    idle.write_all(b"GET / HTTP/1.1\r\nHost: h\r\n\r\n")
+        .unwrap();
+    let mut r = BufReader::new(idle.try_clone().unwrap());
+    assert_eq!(
+        crate::util::read_response(&mut r, false).unwrap().status,
+        200
+    );
+    let mut busy = s.connect();
+    busy.write_all(b"GET /slow HTTP/1.1\r\nHost: h\r\n\r\n")
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    signal(s.pid(), libc::SIGTERM);
+    idle.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut buf = [0u8; 16];
+    assert_eq!(idle.read(&mut buf).expect("EOF, not a timeout"), 0);
+    busy.set_nonblocking(true).unwrap();
+    assert_eq!(
+        busy.peek(&mut buf).map_err(|e| e.kind()),
+        Err(std::io::ErrorKind::WouldBlock),
+        "the idle connection is closed while the busy one is still being served"
+    );
+    busy.set_nonblocking(false).unwrap();
+    let mut r = BufReader::new(busy);
+    let resp =
+        crate::util::read_response(&mut r, false).expect("the request in flight is answered");
+    assert_eq!(resp.status, 200);
+    assert!(resp.closes());
+    assert_eq!(s.wait_exit(Duration::from_secs(10)).code(), Some(0));
+}
+
 #[test]
 fn a_request_longer_than_the_graceful_timeout_is_cut() {
     let dir = tempfile::tempdir().unwrap();

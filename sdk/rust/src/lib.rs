@@ -44,6 +44,7 @@ compile_error!(
 );
 
 pub mod export;
+pub mod rules;
 pub mod sys;
 pub mod testing;
 

@@ -230,7 +230,11 @@ impl<'a> Request<'a> {
     }
 
     /// Send `len` bytes of `file` from `offset` (None: to the end) with sendfile(2)
-    /// from the I/O thread. `last` lets the server derive Content-Length.
+    /// from the I/O thread. `last` marks the region as the rest of the body: while
+    /// the headers are still staged, a declared Content-Length shorter than the
+    /// region is honoured (only that many bytes go out), a longer one is replaced by
+    /// the region's length, and without one the region's length is sent
+    /// (`rules::whole_body_file`).
     pub fn send_file(
         &mut self,
         file: &File,

@@ -28,7 +28,7 @@
 
 use crate::export;
 use crate::sys::{self, wd_header, wd_host, wd_opt, wd_request, wd_str};
-use crate::App;
+use crate::{rules, App};
 use std::cell::RefCell;
 use std::ffi::{c_int, c_void};
 use std::io::Read;
@@ -95,7 +95,8 @@ pub struct TestResponse {
     /// 0 if the app never called start.
     pub status: u16,
     pub reason: String,
-    /// As staged by the app, plus Content-Length when derived from a final write.
+    /// As the server would send them (`rules::validate_start`: names capitalized,
+    /// values trimmed), plus Content-Length when derived from a final write.
     pub headers: Vec<(String, Vec<u8>)>,
     /// The body bytes the client would have received (after Content-Length
     /// truncation).
@@ -115,13 +116,10 @@ impl TestResponse {
     }
 }
 
-/// A staged status line: (status, reason, headers).
-type Staged = (u16, String, Vec<(String, Vec<u8>)>);
-
 /// Per-request state behind the `wd_request*` the app sees.
 struct Exchange {
     body: std::io::Cursor<Vec<u8>>,
-    staged: Option<Staged>,
+    staged: Option<rules::ValidStart>,
     response: TestResponse,
     declared_length: Option<u64>,
     error: Option<String>,
@@ -218,44 +216,19 @@ unsafe extern "C" fn t_start(
         if x.staged.is_some() && !replace {
             return sys::WD_E_STATE;
         }
-        // The server's checks (src/lib/http/response.rs `StagedHead::new`).
-        let ctl = |b: &u8| matches!(*b, b'\r' | b'\n' | 0);
-        if !(100..=999).contains(&status) || reason.iter().any(ctl) {
-            return sys::WD_E_INVALID;
-        }
-        let mut hs = Vec::new();
-        let mut declared = None;
-        for h in list {
-            let (name, value) = (bytes(h.name), bytes(h.value));
-            let lower = String::from_utf8_lossy(name).to_ascii_lowercase();
-            if name.is_empty()
-                || !name.iter().all(|&b| is_token_byte(b))
-                || value.iter().any(ctl)
-                || sys::HOP_BY_HOP_HEADERS.contains(&lower.as_str())
-            {
-                return sys::WD_E_INVALID;
+        // The server's own rules, not a copy of them.
+        let pairs: Vec<(&[u8], &[u8])> = list
+            .iter()
+            .map(|h| (bytes(h.name), bytes(h.value)))
+            .collect();
+        match rules::validate_start(status, reason, &pairs) {
+            Ok(valid) => {
+                x.staged = Some(valid);
+                sys::WD_OK
             }
-            if lower == "content-length" {
-                let digits = value.trim_ascii();
-                match std::str::from_utf8(digits)
-                    .ok()
-                    .and_then(|v| v.parse().ok())
-                {
-                    Some(n) if digits.iter().all(u8::is_ascii_digit) => declared = Some(n),
-                    _ => return sys::WD_E_INVALID,
-                }
-            }
-            hs.push((String::from_utf8_lossy(name).into_owned(), value.to_vec()));
+            Err(_) => sys::WD_E_INVALID,
         }
-        x.declared_length = declared;
-        x.staged = Some((status, String::from_utf8_lossy(reason).into_owned(), hs));
-        sys::WD_OK
     })
-}
-
-/// RFC 9110 `tchar`: what a header name may be made of.
-fn is_token_byte(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
 }
 
 impl Exchange {
@@ -263,16 +236,19 @@ impl Exchange {
         if self.response.committed {
             return;
         }
-        if let Some((status, reason, mut headers)) = self.staged.take() {
-            if self.declared_length.is_none() {
+        if let Some(mut staged) = self.staged.take() {
+            if staged.content_length.is_none() {
                 if let Some(n) = derived {
-                    headers.push(("Content-Length".into(), n.to_string().into_bytes()));
-                    self.declared_length = Some(n);
+                    staged
+                        .headers
+                        .push(("Content-Length".into(), n.to_string().into_bytes()));
+                    staged.content_length = Some(n);
                 }
             }
-            self.response.status = status;
-            self.response.reason = reason;
-            self.response.headers = headers;
+            self.declared_length = staged.content_length;
+            self.response.status = staged.status;
+            self.response.reason = String::from_utf8_lossy(&staged.reason).into_owned();
+            self.response.headers = staged.headers;
             self.response.committed = true;
         }
     }
@@ -341,19 +317,27 @@ unsafe extern "C" fn t_send_file(
     let Ok(size) = file.metadata().map(|m| m.len()) else {
         return sys::WD_E_IO;
     };
-    let len = u64::try_from(len).unwrap_or(size.saturating_sub(offset as u64));
+    let mut len = u64::try_from(len).unwrap_or(size.saturating_sub(offset as u64));
     if (offset as u64).saturating_add(len) > size {
         return sys::WD_E_INVALID; // as the server: the region must lie within the file
-    }
-    let mut buf = vec![0u8; len as usize];
-    if file.read_exact_at(&mut buf, offset as u64).is_err() {
-        return sys::WD_E_IO;
     }
     with(req, sys::WD_E_STATE, |x| {
         if x.staged.is_none() && !x.response.committed {
             return sys::WD_E_STATE;
         }
-        x.commit((flags & sys::WD_FILE_LAST != 0).then_some(len));
+        let last = flags & sys::WD_FILE_LAST != 0;
+        if let (Some(staged), true) = (x.staged.as_mut(), last) {
+            let body = rules::whole_body_file(staged.content_length, len);
+            if body.replace_length {
+                staged.remove_content_length();
+            }
+            len = body.len;
+        }
+        let mut buf = vec![0u8; len as usize];
+        if file.read_exact_at(&mut buf, offset as u64).is_err() {
+            return sys::WD_E_IO;
+        }
+        x.commit(last.then_some(len));
         x.append(&buf)
     })
 }
@@ -596,6 +580,15 @@ mod tests {
                         req.start(200, "", &[("Content-Length", b"x")]),
                         Err(Invalid)
                     );
+                    assert_eq!(
+                        req.start(
+                            200,
+                            "",
+                            &[("Content-Length", b"1"), ("Content-Length", b"2")]
+                        ),
+                        Err(Invalid),
+                        "two different lengths"
+                    );
                     req.start(200, "", &[])?;
                     let file = std::fs::File::open(concat!(
                         env!("CARGO_MANIFEST_DIR"),
@@ -604,6 +597,18 @@ mod tests {
                     let size = file.metadata()?.len();
                     assert_eq!(req.send_file(&file, size, Some(1), true), Err(Invalid));
                     req.send_file(&file, 0, Some(6), true)?;
+                    Ok(())
+                }
+                b"/file_with_length" => {
+                    // A declared length shorter than the file is honoured; a longer
+                    // one is replaced by the file's.
+                    let file = std::fs::File::open(concat!(
+                        env!("CARGO_MANIFEST_DIR"),
+                        "/src/testing.rs"
+                    ))?;
+                    let declared = req.query_string().to_vec();
+                    req.start(200, "", &[("Content-Length", &declared)])?;
+                    req.send_file(&file, 0, None, true)?;
                     Ok(())
                 }
                 b"/from_thread" => {
@@ -677,6 +682,22 @@ mod tests {
             (r.body.as_slice(), r.header("content-length")),
             (&b"//! An"[..], Some("6"))
         );
+    }
+
+    #[test]
+    fn a_file_body_is_cut_to_a_shorter_content_length_and_a_longer_one_replaced() {
+        let mut h = TestHost::<Demo>::new(&[]).unwrap();
+        let r = h.request(TestRequest::get("/file_with_length?1"));
+        assert_eq!(
+            (r.body.as_slice(), r.header("content-length")),
+            (&b"/"[..], Some("1"))
+        );
+        let size = std::fs::metadata(concat!(env!("CARGO_MANIFEST_DIR"), "/src/testing.rs"))
+            .unwrap()
+            .len();
+        let r = h.request(TestRequest::get("/file_with_length?99999999"));
+        assert_eq!(r.body.len() as u64, size);
+        assert_eq!(r.header("content-length"), Some(size.to_string().as_str()));
     }
 
     #[test]

@@ -45,10 +45,23 @@ pub enum Step {
     Dispatch(Box<CompleteRequest>),
     /// `output()` holds bytes to write.
     Write,
-    /// Everything is said: close the connection.
-    Close,
+    /// Everything is said: close the connection, in this way.
+    Close(CloseKind),
     /// Nothing to do until more input, output, or a completion arrives.
     Wait,
+}
+
+/// How a connection that has said everything should be closed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CloseKind {
+    /// The client has sent all it will (it asked to close, or closed its side, or sat
+    /// idle between requests): close at once.
+    Clean,
+    /// Client bytes may still be in flight — an unread request body, or requests
+    /// pipelined behind a response that ended the connection: shut down our side and
+    /// read and discard until the client closes, so those bytes do not turn our last
+    /// response into a reset (nginx `lingering_close`).
+    Linger,
 }
 
 /// The state of `Expect: 100-continue` for the request whose body is being read.
@@ -78,7 +91,11 @@ enum ReadState {
 
 /// A parsed item waiting for its turn, in arrival order.
 enum Ready {
-    Request(Box<CompleteRequest>),
+    Request {
+        request: Box<CompleteRequest>,
+        /// `Pending` when the client's expectation is still to be answered.
+        expect: Expect,
+    },
     Error {
         error: RequestError,
         version: Version,
@@ -96,7 +113,7 @@ enum WriteState {
         completion: Option<Completion>,
     },
     /// Write what is in `output`, then close.
-    Closing,
+    Closing(CloseKind),
 }
 
 pub struct Conn {
@@ -107,6 +124,9 @@ pub struct Conn {
     write: WriteState,
     output: VecDeque<Segment>,
     peer_eof: bool,
+    /// The request dispatched last asked to be the client's last (`Connection:
+    /// close`, or HTTP/1.0 without keep-alive): after it, nothing more should come.
+    client_said_close: bool,
     /// A request this connection answered itself (bad input, or a server-side
     /// failure such as a spill file that could not be written).
     rejected: Option<Rejection>,
@@ -133,6 +153,7 @@ impl Conn {
             write: WriteState::Idle,
             output: VecDeque::new(),
             peer_eof: false,
+            client_said_close: false,
             rejected: None,
         }
     }
@@ -287,13 +308,16 @@ impl Conn {
                         self.stop_if_starved();
                         return;
                     }
-                    let ReadState::Body { head, body, .. } =
-                        std::mem::replace(&mut self.read, ReadState::Head)
+                    let ReadState::Body {
+                        head, body, expect, ..
+                    } = std::mem::replace(&mut self.read, ReadState::Head)
                     else {
                         unreachable!("matched Body above")
                     };
-                    self.ready
-                        .push_back(Ready::Request(Box::new(CompleteRequest { head, body })));
+                    self.ready.push_back(Ready::Request {
+                        request: Box::new(CompleteRequest { head, body }),
+                        expect,
+                    });
                 }
             }
         }
@@ -303,18 +327,22 @@ impl Conn {
     fn start_body(&mut self, head: RequestHead) {
         let overflow = self.settings.inbuf_overflow;
         let max_body = self.settings.limits.max_request_body_size;
+        // Waitress answers the expectation of every HTTP/1.1 request that has one,
+        // even when the body came with the head (RFC 9110 §10.1.1 allows both).
+        let expect = if head.expect_continue && head.version == Version::Http11 {
+            Expect::Pending
+        } else {
+            Expect::Nothing
+        };
         match (head.body, BodyDecoder::new(head.body, max_body)) {
             (BodyKind::Empty, _) | (_, None) => {
                 let body = SpillBuffer::new(overflow);
-                self.ready
-                    .push_back(Ready::Request(Box::new(CompleteRequest { head, body })));
+                self.ready.push_back(Ready::Request {
+                    request: Box::new(CompleteRequest { head, body }),
+                    expect,
+                });
             }
             (_, Some(decoder)) => {
-                let expect = if head.expect_continue && head.version == Version::Http11 {
-                    Expect::Pending
-                } else {
-                    Expect::Nothing
-                };
                 self.read = ReadState::Body {
                     head,
                     decoder,
@@ -365,13 +393,13 @@ impl Conn {
                             self.parse();
                         }
                         Some(Completion::Close | Completion::Abort) => {
-                            self.write = WriteState::Closing;
+                            self.write = WriteState::Closing(self.close_kind());
                         }
                     }
                 }
-                WriteState::Closing => {
+                WriteState::Closing(kind) => {
                     return if self.output.is_empty() {
-                        Step::Close
+                        Step::Close(*kind)
                     } else {
                         Step::Write
                     };
@@ -381,17 +409,28 @@ impl Conn {
                         return Step::Write;
                     }
                     match self.ready.pop_front() {
-                        Some(Ready::Request(request)) => return Step::Dispatch(request),
+                        Some(Ready::Request { request, expect }) => {
+                            if expect == Expect::Pending {
+                                // Still unanswered (the body arrived before its turn
+                                // came): the interim response precedes the final one.
+                                self.output.push_back(Segment::memory(CONTINUE.to_vec()));
+                            }
+                            self.client_said_close = !request.head.keep_alive;
+                            return Step::Dispatch(request);
+                        }
                         Some(Ready::Error { error, version }) => {
                             let response = error.to_response(version, &self.settings.ident, date);
                             let body = crate::http::response::body_length(&response);
                             self.rejected = Some(Rejection {
                                 status: error.status(),
                                 bytes: body,
-                                server_fault: error.is_server_fault().then(|| error.detail()),
+                                server_fault: error
+                                    .is_server_fault()
+                                    .then(|| error.detail().into_owned()),
                             });
                             self.output.push_back(Segment::memory(response));
-                            self.write = WriteState::Closing;
+                            // The rest of a rejected request may still be arriving.
+                            self.write = WriteState::Closing(CloseKind::Linger);
                         }
                         None => {
                             if let ReadState::Body { expect, .. } = &mut self.read {
@@ -402,7 +441,7 @@ impl Conn {
                                 }
                             }
                             if matches!(self.read, ReadState::Stopped) {
-                                return Step::Close;
+                                return Step::Close(self.close_kind());
                             }
                             return Step::Wait;
                         }
@@ -437,7 +476,21 @@ impl Conn {
         }
         self.output.clear();
         self.read = ReadState::Stopped;
-        self.write = WriteState::Closing;
+        self.write = WriteState::Closing(CloseKind::Clean);
+    }
+
+    /// After the response that ends this connection: may the client still be
+    /// sending? Not once it closed its side, nor after a request that said it was
+    /// its last with nothing behind it.
+    fn close_kind(&self) -> CloseKind {
+        let nothing_behind = self.inbuf.is_empty()
+            && self.ready.is_empty()
+            && !matches!(self.read, ReadState::Body { .. });
+        if self.peer_eof || (self.client_said_close && nothing_behind) {
+            CloseKind::Clean
+        } else {
+            CloseKind::Linger
+        }
     }
 
     /// Whether an app thread is still working on this connection's request.
@@ -533,11 +586,11 @@ mod tests {
         assert!(matches!(c.step("d"), Step::Write));
         let out = drain_output(&mut c);
         assert!(out.starts_with(b"HTTP/1.1 400 Bad Request\r\n"), "{out:?}");
-        assert!(matches!(c.step("d"), Step::Close));
+        assert!(matches!(c.step("d"), Step::Close(_)));
     }
 
     #[test]
-    fn continue_is_sent_only_when_the_body_is_awaited() {
+    fn continue_is_sent_before_the_body_is_awaited() {
         let mut c = Conn::new(settings(0));
         c.received(
             b"POST / HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 3\r\n\r\n",
@@ -553,6 +606,71 @@ mod tests {
     }
 
     #[test]
+    fn continue_is_sent_even_when_the_body_came_with_the_head() {
+        let mut c = Conn::new(settings(0));
+        c.received(
+            b"POST / HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 3\r\n\r\nabc",
+        );
+        let Step::Dispatch(r) = c.step("d") else {
+            panic!("expected a request")
+        };
+        assert_eq!(r.body.len(), 3);
+        serve(&mut c, b"R", Completion::KeepAlive);
+        assert!(matches!(c.step("d"), Step::Write));
+        let mut expected = CONTINUE.to_vec();
+        expected.extend_from_slice(b"R");
+        assert_eq!(drain_output(&mut c), expected);
+    }
+
+    #[test]
+    fn no_continue_for_http10_or_without_the_expectation() {
+        for head in [
+            &b"POST / HTTP/1.0\r\nExpect: 100-continue\r\nContent-Length: 1\r\n\r\nx"[..],
+            b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n\r\nx",
+        ] {
+            let mut c = Conn::new(settings(0));
+            c.received(head);
+            let Step::Dispatch(_) = c.step("d") else {
+                panic!("expected a request")
+            };
+            serve(&mut c, b"R", Completion::KeepAlive);
+            assert!(matches!(c.step("d"), Step::Write));
+            assert_eq!(drain_output(&mut c), b"R");
+        }
+    }
+
+    #[test]
+    fn a_connection_closes_cleanly_only_when_nothing_more_can_come() {
+        // The client asked to close and sent nothing behind its request.
+        let mut c = Conn::new(settings(0));
+        c.received(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+        let Step::Dispatch(_) = c.step("d") else {
+            panic!("expected a request")
+        };
+        serve(&mut c, b"R", Completion::Close);
+        assert!(matches!(c.step("d"), Step::Write));
+        drain_output(&mut c);
+        assert!(matches!(c.step("d"), Step::Close(CloseKind::Clean)));
+        // A keep-alive request that the server ends (draining, an app failure): the
+        // client may have pipelined more.
+        let mut c = Conn::new(settings(0));
+        c.received(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+        let Step::Dispatch(_) = c.step("d") else {
+            panic!("expected a request")
+        };
+        serve(&mut c, b"R", Completion::Close);
+        assert!(matches!(c.step("d"), Step::Write));
+        drain_output(&mut c);
+        assert!(matches!(c.step("d"), Step::Close(CloseKind::Linger)));
+        // A rejected request: the rest of its body may be on its way.
+        let mut c = Conn::new(settings(0));
+        c.received(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: x\r\n\r\n");
+        assert!(matches!(c.step("d"), Step::Write));
+        drain_output(&mut c);
+        assert!(matches!(c.step("d"), Step::Close(CloseKind::Linger)));
+    }
+
+    #[test]
     fn eof_after_complete_request_still_answers_then_closes() {
         let mut c = Conn::new(settings(0));
         c.received(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n");
@@ -563,7 +681,7 @@ mod tests {
         serve(&mut c, b"R", Completion::KeepAlive);
         assert!(matches!(c.step("d"), Step::Write));
         drain_output(&mut c);
-        assert!(matches!(c.step("d"), Step::Close));
+        assert!(matches!(c.step("d"), Step::Close(_)));
     }
 
     #[test]
@@ -581,7 +699,7 @@ mod tests {
             assert_eq!(drain_output(&mut c), b"R");
         }
         // "/c" can never complete: dropped, and the connection closes.
-        assert!(matches!(c.step("d"), Step::Close));
+        assert!(matches!(c.step("d"), Step::Close(_)));
     }
 
     /// Valid requests of every framing, alone and pipelined.
@@ -617,7 +735,7 @@ mod tests {
                     Step::Write => {
                         drain_output(c);
                     }
-                    Step::Wait | Step::Close => return,
+                    Step::Wait | Step::Close(_) => return,
                 }
             }
         };

@@ -3,7 +3,7 @@
 //! input was used. Content-Length bodies are counted; chunked bodies are decoded
 //! strictly by RFC 9112 §7.1 — hex sizes only, validated extensions, CRLF everywhere,
 //! trailers validated and discarded. The same result for any split of the input.
-use super::error::RequestError;
+use super::error::{Malformed, RequestError};
 use super::head::BodyKind;
 
 /// Longest chunk-size line (size + extensions) we accept.
@@ -142,17 +142,22 @@ impl ChunkedDecoder {
                     match (*seen_cr, b) {
                         (false, b'\r') => *seen_cr = true,
                         (true, b'\n') => self.state = ChunkedState::SizeLine,
-                        _ => return Err(RequestError::bad("chunk data not followed by CRLF")),
+                        _ => return Err(Malformed::ChunkNotTerminated.into()),
                     }
                 }
                 ChunkedState::SizeLine => {
-                    let Some(line_len) = self.take_line(input, &mut used, MAX_SIZE_LINE)? else {
+                    // Waitress finds no CRLF in a size line with a bare CR or LF, and
+                    // then no hex number: "Invalid chunk size".
+                    let Some(line_len) =
+                        self.take_line(input, &mut used, MAX_SIZE_LINE, Malformed::ChunkSize)?
+                    else {
                         return Ok(self.need_more(used));
                     };
-                    let size = parse_size_line(&self.line[..line_len])?;
+                    let size = parse_size_line(&self.line[..line_len])
+                        .ok_or_else(|| self.too_large())??;
                     self.line.clear();
                     if size > self.max_body.saturating_sub(self.decoded) {
-                        return Err(RequestError::BodyTooLarge);
+                        return Err(self.too_large());
                     }
                     self.decoded += size;
                     self.state = if size == 0 {
@@ -164,7 +169,13 @@ impl ChunkedDecoder {
                 ChunkedState::Trailers { total } => {
                     let budget = MAX_TRAILERS.saturating_sub(*total);
                     let before = used;
-                    let Some(line_len) = self.take_line(input, &mut used, budget)? else {
+                    let Some(line_len) = self.take_line(
+                        input,
+                        &mut used,
+                        budget,
+                        Malformed::BareCrLfInChunkedFraming,
+                    )?
+                    else {
                         if let ChunkedState::Trailers { total } = &mut self.state {
                             *total += used - before;
                         }
@@ -185,6 +196,12 @@ impl ChunkedDecoder {
         }
     }
 
+    fn too_large(&self) -> RequestError {
+        RequestError::BodyTooLarge {
+            limit: self.max_body,
+        }
+    }
+
     fn need_more(&self, used: usize) -> Decoded<'static> {
         Decoded {
             consumed: used,
@@ -194,22 +211,23 @@ impl ChunkedDecoder {
     }
 
     /// Move bytes into `self.line` up to and including an LF. Returns the line's
-    /// length without CRLF once complete; None when more input is needed. A bare LF,
-    /// a CR not followed by LF, or a line over `max` is an error.
+    /// length without CRLF once complete; None when more input is needed. A bare LF
+    /// or a CR not followed by LF is the error `bare`; a line over `max` an error too.
     fn take_line(
         &mut self,
         input: &[u8],
         used: &mut usize,
         max: usize,
+        bare: Malformed,
     ) -> Result<Option<usize>, RequestError> {
         while let Some(&b) = input.get(*used) {
             *used += 1;
             if self.line.last() == Some(&b'\r') && b != b'\n' {
-                return Err(RequestError::bad("bare CR in chunked framing"));
+                return Err(bare.into());
             }
             if b == b'\n' {
                 if self.line.last() != Some(&b'\r') {
-                    return Err(RequestError::bad("bare LF in chunked framing"));
+                    return Err(bare.into());
                 }
                 let len = self.line.len() - 1;
                 self.line.push(b);
@@ -217,7 +235,7 @@ impl ChunkedDecoder {
             }
             self.line.push(b);
             if self.line.len() > max {
-                return Err(RequestError::bad("chunk size line or trailers too long"));
+                return Err(Malformed::ChunkedLineTooLong.into());
             }
         }
         Ok(None)
@@ -230,20 +248,30 @@ fn is_tchar(b: u8) -> bool {
 
 /// chunk-size [ chunk-ext ], where chunk-size = 1*HEXDIG and
 /// chunk-ext = *( BWS ";" BWS ext-name [ BWS "=" BWS ( token / quoted-string ) ] ).
-fn parse_size_line(line: &[u8]) -> Result<u64, RequestError> {
-    let digits = line.iter().take_while(|b| b.is_ascii_hexdigit()).count();
-    if digits == 0 {
-        return Err(RequestError::bad("invalid chunk size"));
+/// As Waitress does, the size is everything before the first ';' (BWS aside): if that
+/// is not hex digits the error is the size's ("0x20" is "Invalid chunk size"), and
+/// only then are the extensions checked. None: a size no u64 holds (413).
+fn parse_size_line(line: &[u8]) -> Option<Result<u64, RequestError>> {
+    let ext_start = line.iter().position(|&b| b == b';').unwrap_or(line.len());
+    let size = &line[..ext_start];
+    let digits = size.iter().take_while(|b| b.is_ascii_hexdigit()).count();
+    let after_digits = &size[digits..];
+    let only_bws_after = after_digits.iter().all(|&b| b == b' ' || b == b'\t');
+    // Trailing BWS is allowed only where an extension follows.
+    if digits == 0 || !only_bws_after || (!after_digits.is_empty() && ext_start == line.len()) {
+        return Some(Err(Malformed::ChunkSize.into()));
     }
-    if digits > 16 {
-        return Err(RequestError::bad("chunk size too large"));
+    let hex = &size[..digits];
+    if hex.iter().skip_while(|&&b| b == b'0').count() > 16 {
+        return None;
     }
-    let text = std::str::from_utf8(&line[..digits])
-        .map_err(|_| RequestError::bad("invalid chunk size"))?;
-    let size =
-        u64::from_str_radix(text, 16).map_err(|_| RequestError::bad("chunk size too large"))?;
-    check_extensions(&line[digits..])?;
-    Ok(size)
+    let value = hex.iter().fold(0u64, |v, &b| {
+        (v << 4) | u64::from(char::from(b).to_digit(16).unwrap_or(0))
+    });
+    if let Err(e) = check_extensions(&line[ext_start..]) {
+        return Some(Err(e));
+    }
+    Some(Ok(value))
 }
 
 fn skip_bws(s: &[u8], mut i: usize) -> usize {
@@ -254,7 +282,7 @@ fn skip_bws(s: &[u8], mut i: usize) -> usize {
 }
 
 fn check_extensions(s: &[u8]) -> Result<(), RequestError> {
-    let bad = || RequestError::bad("invalid chunk extension");
+    let bad = || RequestError::from(Malformed::ChunkExtension);
     let mut i = 0;
     loop {
         if i == s.len() {
@@ -314,7 +342,7 @@ fn quoted_string_end(s: &[u8], mut i: usize) -> Option<usize> {
 
 /// A trailer field line: name ":" value, like a header (RFC 9112 §7.1.2).
 fn check_trailer_line(line: &[u8]) -> Result<(), RequestError> {
-    let bad = || RequestError::bad("invalid trailer field");
+    let bad = || RequestError::from(Malformed::TrailerField);
     if line.first().is_some_and(|&b| b == b' ' || b == b'\t') {
         return Err(bad());
     }
@@ -372,11 +400,8 @@ mod tests {
         decode_split(s.as_bytes(), &[], 1 << 20)
     }
 
-    fn status(s: &str) -> u16 {
-        match whole(s) {
-            Ok(_) => 0,
-            Err(e) => e.status(),
-        }
+    fn error(s: &str) -> Option<RequestError> {
+        whole(s).err()
     }
 
     #[test]
@@ -403,41 +428,55 @@ mod tests {
     }
 
     #[test]
-    fn invalid_bodies() {
+    fn invalid_bodies_are_named_as_waitress_names_them() {
+        use Malformed::*;
+        let too_large = RequestError::BodyTooLarge { limit: 1 << 20 };
         for (input, expected) in [
-            ("+5\r\nhello\r\n0\r\n\r\n", 400),
-            ("-5\r\nhello\r\n0\r\n\r\n", 400),
-            ("0x5\r\nhello\r\n0\r\n\r\n", 400),
-            (" 5\r\nhello\r\n0\r\n\r\n", 400),
-            ("5 \r\nhello\r\n0\r\n\r\n", 400),
-            ("\r\nhello\r\n0\r\n\r\n", 400),
-            ("5\nhello\r\n0\r\n\r\n", 400),
-            ("5\rhello\r\n0\r\n\r\n", 400),
-            ("5\r\nhelloX\r\n0\r\n\r\n", 400),
-            ("5\r\nhello\n0\r\n\r\n", 400),
-            ("5\r\nhello\r\n0\r\nX: a\n\r\n", 400),
-            ("5\r\nhello\r\n0\r\n X: a\r\n\r\n", 400),
-            ("5\r\nhello\r\n0\r\nX a\r\n\r\n", 400),
-            ("5\r\nhello\r\n0\r\nX: \x01\r\n\r\n", 400),
-            ("5;\r\nhello\r\n0\r\n\r\n", 400),
-            ("5;=x\r\nhello\r\n0\r\n\r\n", 400),
-            ("5;a=\r\nhello\r\n0\r\n\r\n", 400),
-            ("5;a=\"x\r\nhello\r\n0\r\n\r\n", 400),
-            ("5;a b\r\nhello\r\n0\r\n\r\n", 400),
-            ("fffffffffffffffff\r\n", 400),
-            ("ffffffffffffffff\r\n", 413),
+            ("+5\r\nhello\r\n0\r\n\r\n", ChunkSize.into()),
+            ("-5\r\nhello\r\n0\r\n\r\n", ChunkSize.into()),
+            ("0x20\r\nhello\r\n0\r\n\r\n", ChunkSize.into()),
+            (" 5\r\nhello\r\n0\r\n\r\n", ChunkSize.into()),
+            ("5 \r\nhello\r\n0\r\n\r\n", ChunkSize.into()),
+            ("5x;a=b\r\nhello\r\n0\r\n\r\n", ChunkSize.into()),
+            ("\r\nhello\r\n0\r\n\r\n", ChunkSize.into()),
+            ("5\nhello\r\n0\r\n\r\n", ChunkSize.into()),
+            ("5\rhello\r\n0\r\n\r\n", ChunkSize.into()),
+            ("5\r\nhelloX\r\n0\r\n\r\n", ChunkNotTerminated.into()),
+            ("5\r\nhello\n0\r\n\r\n", ChunkNotTerminated.into()),
+            (
+                "5\r\nhello\r\n0\r\nX: a\n\r\n",
+                BareCrLfInChunkedFraming.into(),
+            ),
+            ("5\r\nhello\r\n0\r\n X: a\r\n\r\n", TrailerField.into()),
+            ("5\r\nhello\r\n0\r\nX a\r\n\r\n", TrailerField.into()),
+            ("5\r\nhello\r\n0\r\nX: \x01\r\n\r\n", TrailerField.into()),
+            ("5;\r\nhello\r\n0\r\n\r\n", ChunkExtension.into()),
+            ("5;=x\r\nhello\r\n0\r\n\r\n", ChunkExtension.into()),
+            ("5;a=\r\nhello\r\n0\r\n\r\n", ChunkExtension.into()),
+            ("5;a=\"x\r\nhello\r\n0\r\n\r\n", ChunkExtension.into()),
+            ("5;a b\r\nhello\r\n0\r\n\r\n", ChunkExtension.into()),
+            // Waitress reads any hex number and then finds the body too large.
+            ("fffffffffffffffff\r\n", too_large.clone()),
+            ("ffffffffffffffff\r\n", too_large),
         ] {
-            assert_eq!(status(input), expected, "{input:?}");
+            assert_eq!(error(input), Some(expected), "{input:?}");
         }
         let long_ext = format!("5;a={}\r\nhello\r\n0\r\n\r\n", "x".repeat(5000));
-        assert_eq!(status(&long_ext), 400);
+        assert_eq!(error(&long_ext), Some(ChunkedLineTooLong.into()));
+        // Leading zeros and BWS before an extension are fine.
+        assert_eq!(
+            whole("000000000000000000005 ;a=b\r\nhello\r\n0\r\n\r\n")
+                .unwrap()
+                .0,
+            b"hello"
+        );
     }
 
     #[test]
     fn body_limit() {
         assert_eq!(
             decode_split(b"6\r\n012345\r\n6\r\n012345\r\n0\r\n\r\n", &[], 10).unwrap_err(),
-            RequestError::BodyTooLarge
+            RequestError::BodyTooLarge { limit: 10 }
         );
         assert!(decode_split(b"5\r\n01234\r\n5\r\n01234\r\n0\r\n\r\n", &[], 10).is_ok());
     }

@@ -8,7 +8,7 @@
 //! single final `chunked`, Host rules (§3.2), target forms (§3.2), version syntax
 //! (§2.3). Every error comes out as a `RequestError` with a message that says what
 //! was wrong.
-use super::error::RequestError;
+use super::error::{quote_line, Malformed, RequestError, Unsupported};
 
 /// The protocol versions we speak.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -110,18 +110,24 @@ pub fn parse_head(buf: &[u8], limits: &Limits) -> Result<ParseStatus, RequestErr
     check_line_endings(&rest[..scan_len])?;
     let Some(end) = end else {
         if rest.len() > limits.max_request_header_size {
-            return Err(RequestError::HeaderTooLarge);
+            return Err(header_too_large(limits));
         }
         return Ok(ParseStatus::Partial);
     };
     if end + 4 > limits.max_request_header_size {
-        return Err(RequestError::HeaderTooLarge);
+        return Err(header_too_large(limits));
     }
     let head = parse_complete(&rest[..end + 2], limits)?;
     Ok(ParseStatus::Complete {
         head,
         consumed: start + end + 4,
     })
+}
+
+fn header_too_large(limits: &Limits) -> RequestError {
+    RequestError::HeaderTooLarge {
+        limit: limits.max_request_header_size,
+    }
 }
 
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
@@ -132,17 +138,26 @@ fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
 /// still get its LF).
 fn check_line_endings(bytes: &[u8]) -> Result<(), RequestError> {
     for (i, &b) in bytes.iter().enumerate() {
-        match b {
-            b'\n' if i == 0 || bytes[i - 1] != b'\r' => {
-                return Err(RequestError::bad("bare LF in the request head"))
+        let bare = match b {
+            b'\n' => i == 0 || bytes[i - 1] != b'\r',
+            b'\r' => i + 1 < bytes.len() && bytes[i + 1] != b'\n',
+            _ => false,
+        };
+        if bare {
+            // Waitress names the line: the request line, or the field line quoted.
+            let start = rfind(&bytes[..i], b"\r\n").map_or(0, |p| p + 2);
+            if start == 0 {
+                return Err(Malformed::BareCrLfInRequestLine.into());
             }
-            b'\r' if i + 1 < bytes.len() && bytes[i + 1] != b'\n' => {
-                return Err(RequestError::bad("bare CR in the request head"))
-            }
-            _ => {}
+            let end = find(&bytes[i..], b"\r\n").map_or(bytes.len(), |p| i + p);
+            return Err(Malformed::BareCrLfInHeader(quote_line(&bytes[start..end])).into());
         }
     }
     Ok(())
+}
+
+fn rfind(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).rposition(|w| w == needle)
 }
 
 /// `head` is the request line and field lines, each ending in CRLF.
@@ -163,6 +178,17 @@ fn parse_complete(head: &[u8], limits: &Limits) -> Result<RequestHead, RequestEr
     };
     check_target_form(&request)?;
     check_host(&request)?;
+    if request
+        .headers
+        .iter()
+        .filter(|(n, _)| n == b"content-type")
+        .count()
+        > 1
+    {
+        // A singleton field (RFC 9110 §8.3): two would let the app and a proxy in
+        // front disagree about the body. Waitress joins them; we refuse.
+        return Err(Malformed::ContentTypeRepeated.into());
+    }
     request.body = body_kind(&request, limits)?;
     request.keep_alive = wants_keep_alive(&request);
     request.expect_continue = request
@@ -181,24 +207,23 @@ fn parse_request_line(line: &[u8]) -> Result<(String, Vec<u8>, Version), Request
     let (Some(method), Some(target), Some(version), None) =
         (parts.next(), parts.next(), parts.next(), parts.next())
     else {
-        return Err(RequestError::bad(
-            "the request line must be METHOD SP TARGET SP VERSION",
-        ));
+        return Err(Malformed::StartLine.into());
     };
-    if method.is_empty() || !method.iter().all(|&b| is_tchar(b)) {
-        return Err(RequestError::bad("the method is not a token"));
+    if method.is_empty() || !method.iter().all(|&b| is_tchar(b)) || target.is_empty() {
+        return Err(Malformed::StartLine.into());
     }
-    if target.is_empty() {
-        return Err(RequestError::bad("the request target is empty"));
+    // ASCII by the token check above.
+    let method = String::from_utf8_lossy(method).into_owned();
+    if method != method.to_ascii_uppercase() {
+        // Waitress refuses lower-case methods rather than let a typo through
+        // (`parser.crack_first_line`).
+        return Err(Malformed::MethodCase(method).into());
     }
-    if target.iter().any(|&b| b <= b' ' || b == 0x7f) {
-        return Err(RequestError::bad(
-            "control characters or whitespace in the request target",
-        ));
+    // RFC 9112 §3.2: the target is VCHARs (percent-encoded beyond them).
+    if !target.iter().all(|&b| (0x21..=0x7e).contains(&b)) {
+        return Err(Malformed::BadUri.into());
     }
     let version = parse_version(version)?;
-    // httparse would accept the method; it is ASCII by the check above.
-    let method = String::from_utf8_lossy(method).into_owned();
     Ok((method, target.to_vec(), version))
 }
 
@@ -210,7 +235,7 @@ fn parse_version(v: &[u8]) -> Result<Version, RequestError> {
         {
             (*major, *minor)
         }
-        _ => return Err(RequestError::bad("the HTTP version is malformed")),
+        _ => return Err(Malformed::StartLine.into()),
     };
     match digits {
         (b'1', b'0') => Ok(Version::Http10),
@@ -229,9 +254,8 @@ fn parse_fields(fields: &[u8]) -> Result<Vec<Field>, RequestError> {
     for line in fields.split(|&b| b == b'\n') {
         match line.first() {
             Some(b' ') | Some(b'\t') => {
-                return Err(RequestError::bad(
-                    "obsolete line folding (obs-fold) in a header",
-                ))
+                let line = line.strip_suffix(b"\r").unwrap_or(line);
+                return Err(Malformed::FoldedHeaderLine(quote_line(line)).into());
             }
             _ => {}
         }
@@ -239,33 +263,19 @@ fn parse_fields(fields: &[u8]) -> Result<Vec<Field>, RequestError> {
         if line.is_empty() {
             continue;
         }
+        // A field line is `token ":" OWS value OWS`: no colon, an empty name,
+        // whitespace before the colon (RFC 9112 §5.1), a name that is not a token or
+        // a control character in the value (RFC 9110 §5.5) all fail it.
         let Some(colon) = line.iter().position(|&b| b == b':') else {
-            return Err(RequestError::bad(format!(
-                "header line without a colon: {:?}",
-                String::from_utf8_lossy(&line[..line.len().min(64)])
-            )));
+            return Err(Malformed::InvalidHeader.into());
         };
         let name = &line[..colon];
-        if name.is_empty() {
-            return Err(RequestError::bad("empty header name"));
-        }
-        if name.last().is_some_and(|&b| b == b' ' || b == b'\t') {
-            return Err(RequestError::bad(
-                "whitespace between a header name and its colon",
-            ));
-        }
-        if !name.iter().all(|&b| is_tchar(b)) {
-            return Err(RequestError::bad(format!(
-                "invalid header name {:?}",
-                String::from_utf8_lossy(name)
-            )));
-        }
         let value = &line[colon + 1..];
-        if value.iter().any(|&b| (b < b' ' && b != b'\t') || b == 0x7f) {
-            return Err(RequestError::bad(format!(
-                "control character in the value of {}",
-                String::from_utf8_lossy(name)
-            )));
+        if name.is_empty()
+            || !name.iter().all(|&b| is_tchar(b))
+            || value.iter().any(|&b| (b < b' ' && b != b'\t') || b == 0x7f)
+        {
+            return Err(Malformed::InvalidHeader.into());
         }
     }
     // The checks above guarantee httparse sees only well-formed lines; it gives us
@@ -276,10 +286,7 @@ fn parse_fields(fields: &[u8]) -> Result<Vec<Field>, RequestError> {
     with_end.extend_from_slice(b"\r\n");
     let parsed = match httparse::parse_headers(&with_end, &mut slots) {
         Ok(httparse::Status::Complete((_, headers))) => headers,
-        Ok(httparse::Status::Partial) => {
-            return Err(RequestError::bad("incomplete header section"))
-        }
-        Err(e) => return Err(RequestError::bad(format!("invalid header: {e}"))),
+        Ok(httparse::Status::Partial) | Err(_) => return Err(Malformed::InvalidHeader.into()),
     };
     Ok(parsed
         .iter()
@@ -292,16 +299,10 @@ fn parse_fields(fields: &[u8]) -> Result<Vec<Field>, RequestError> {
         .collect())
 }
 
+/// OWS around a value. Field values hold no control bytes by the time they are
+/// trimmed (`parse_fields` refuses them), so ASCII whitespace here is SP and HTAB.
 fn trim(v: &[u8]) -> &[u8] {
-    let start = v
-        .iter()
-        .position(|&b| b != b' ' && b != b'\t')
-        .unwrap_or(v.len());
-    let end = v
-        .iter()
-        .rposition(|&b| b != b' ' && b != b'\t')
-        .map_or(start, |p| p + 1);
-    &v[start..end]
+    v.trim_ascii()
 }
 
 /// RFC 9112 §3.2: origin-form for everything, absolute-form too, asterisk-form only
@@ -310,9 +311,7 @@ fn check_target_form(r: &RequestHead) -> Result<(), RequestError> {
     // A 2xx answer to CONNECT turns the connection into a tunnel (RFC 9112 §6.3
     // rule 2); a server without tunnels must not let an app answer it.
     if r.method == "CONNECT" {
-        return Err(RequestError::NotImplemented(
-            "CONNECT is not supported".to_string(),
-        ));
+        return Err(RequestError::NotImplemented(Unsupported::Connect));
     }
     let t = &r.target;
     let lower: Vec<u8> = t.iter().take(8).map(u8::to_ascii_lowercase).collect();
@@ -327,11 +326,7 @@ fn check_target_form(r: &RequestHead) -> Result<(), RequestError> {
     if ok {
         Ok(())
     } else {
-        Err(RequestError::bad(format!(
-            "request target {:?} is not valid for {}",
-            String::from_utf8_lossy(&t[..t.len().min(64)]),
-            r.method
-        )))
+        Err(Malformed::TargetForm.into())
     }
 }
 
@@ -344,7 +339,7 @@ fn check_host(r: &RequestHead) -> Result<(), RequestError> {
         .map(|(_, v)| v.as_slice())
         .collect();
     match (hosts.len(), r.version) {
-        (0, Version::Http11) => Err(RequestError::bad("the Host header is missing")),
+        (0, Version::Http11) => Err(Malformed::HostMissing.into()),
         (0, Version::Http10) => Ok(()),
         (1, _) => {
             let valid = hosts[0]
@@ -353,10 +348,10 @@ fn check_host(r: &RequestHead) -> Result<(), RequestError> {
             if valid {
                 Ok(())
             } else {
-                Err(RequestError::bad("the Host header is not a valid host"))
+                Err(Malformed::HostInvalid.into())
             }
         }
-        _ => Err(RequestError::bad("more than one Host header")),
+        _ => Err(Malformed::HostRepeated.into()),
     }
 }
 
@@ -382,34 +377,24 @@ fn body_kind(r: &RequestHead, limits: &Limits) -> Result<BodyKind, RequestError>
     let has_te = r.headers.iter().any(|(n, _)| n == b"transfer-encoding");
     if has_te {
         if r.version == Version::Http10 {
-            return Err(RequestError::bad(
-                "Transfer-Encoding in an HTTP/1.0 request",
-            ));
+            return Err(Malformed::TransferEncodingInHttp10.into());
         }
         if !lengths.is_empty() {
-            return Err(RequestError::bad(
-                "both Content-Length and Transfer-Encoding are present",
-            ));
+            return Err(Malformed::LengthAndTransferEncoding.into());
         }
         let codings = tokens(r, b"transfer-encoding");
         let chunked_count = codings
             .iter()
             .filter(|c| c.as_slice() == b"chunked")
             .count();
-        if codings.is_empty() {
-            return Err(RequestError::bad("empty Transfer-Encoding"));
-        }
-        if chunked_count > 1
+        if codings.is_empty()
+            || chunked_count > 1
             || (chunked_count == 1 && codings.last().map(Vec::as_slice) != Some(b"chunked"))
         {
-            return Err(RequestError::bad(
-                "chunked must be the final transfer coding, applied once",
-            ));
+            return Err(Malformed::ChunkedNotFinal.into());
         }
         if codings.len() > 1 || chunked_count == 0 {
-            return Err(RequestError::NotImplemented(
-                "Transfer-Encoding requested is not supported.".to_string(),
-            ));
+            return Err(RequestError::NotImplemented(Unsupported::TransferCoding));
         }
         return Ok(BodyKind::Chunked);
     }
@@ -417,14 +402,16 @@ fn body_kind(r: &RequestHead, limits: &Limits) -> Result<BodyKind, RequestError>
         [] => Ok(BodyKind::Empty),
         [v] => {
             if v.is_empty() || v.len() > 19 || !v.iter().all(u8::is_ascii_digit) {
-                return Err(RequestError::bad("Content-Length is invalid"));
+                return Err(Malformed::ContentLength.into());
             }
             let n: u64 = std::str::from_utf8(v)
                 .ok()
                 .and_then(|s| s.parse().ok())
-                .ok_or_else(|| RequestError::bad("Content-Length is invalid"))?;
+                .ok_or(Malformed::ContentLength)?;
             if n > limits.max_request_body_size {
-                return Err(RequestError::BodyTooLarge);
+                return Err(RequestError::BodyTooLarge {
+                    limit: limits.max_request_body_size,
+                });
             }
             Ok(if n == 0 {
                 BodyKind::Empty
@@ -432,7 +419,7 @@ fn body_kind(r: &RequestHead, limits: &Limits) -> Result<BodyKind, RequestError>
                 BodyKind::Length(n)
             })
         }
-        _ => Err(RequestError::bad("more than one Content-Length header")),
+        _ => Err(Malformed::ContentLength.into()),
     }
 }
 
@@ -614,6 +601,76 @@ mod tests {
     }
 
     #[test]
+    fn each_condition_is_named_as_waitress_names_it() {
+        let cond = |s: &str| match parse(s) {
+            Err(RequestError::BadRequest(m)) => m,
+            other => panic!("{s:?}: {other:?}"),
+        };
+        let cases: &[(&str, Malformed)] = &[
+            (
+                "GET / HTTP/1.1\nHost: x\n\n",
+                Malformed::BareCrLfInRequestLine,
+            ),
+            (
+                "GET / HTTP/1.1\r\nHost: x\r\nX: a\rb\r\n\r\n",
+                Malformed::BareCrLfInHeader("X: a\rb".into()),
+            ),
+            (
+                "GET / HTTP/1.1\r\nHost: x\r\nX : a\r\n\r\n",
+                Malformed::InvalidHeader,
+            ),
+            (
+                "GET / HTTP/1.1\r\nHost: x\r\nNoColon\r\n\r\n",
+                Malformed::InvalidHeader,
+            ),
+            (
+                "GET / HTTP/1.1\r\nHost: x\r\nX: \x01\r\n\r\n",
+                Malformed::InvalidHeader,
+            ),
+            (
+                "GET / HTTP/1.1\r\nHost: x\r\nX: a\r\n b\r\n\r\n",
+                Malformed::FoldedHeaderLine(" b".into()),
+            ),
+            ("GET  / HTTP/1.1\r\nHost: x\r\n\r\n", Malformed::StartLine),
+            ("GET / HTTP/1.x\r\nHost: x\r\n\r\n", Malformed::StartLine),
+            ("G@T / HTTP/1.1\r\nHost: x\r\n\r\n", Malformed::StartLine),
+            (
+                "get / HTTP/1.1\r\nHost: x\r\n\r\n",
+                Malformed::MethodCase("get".into()),
+            ),
+            (
+                "GET /caf\u{e9} HTTP/1.1\r\nHost: x\r\n\r\n",
+                Malformed::BadUri,
+            ),
+            ("GET /\x00 HTTP/1.1\r\nHost: x\r\n\r\n", Malformed::BadUri),
+            ("GET /a\tb HTTP/1.1\r\nHost: x\r\n\r\n", Malformed::BadUri),
+            (
+                "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 1\r\n\r\n",
+                Malformed::ContentLength,
+            ),
+            (
+                "POST / HTTP/1.1\r\nHost: x\r\nContent-Type: a\r\nContent-type: a\r\n\r\n",
+                Malformed::ContentTypeRepeated,
+            ),
+            ("GET * HTTP/1.1\r\nHost: x\r\n\r\n", Malformed::TargetForm),
+            ("GET / HTTP/1.1\r\n\r\n", Malformed::HostMissing),
+        ];
+        for (input, want) in cases {
+            assert_eq!(&cond(input), want, "{input:?}");
+        }
+        // Raw bytes outside VCHAR: overlong UTF-8, raw UTF-8.
+        for target in [&b"/\xC0\xAF"[..], b"/caf\xc3\xa9"] {
+            let mut req = b"GET ".to_vec();
+            req.extend_from_slice(target);
+            req.extend_from_slice(b" HTTP/1.1\r\nHost: x\r\n\r\n");
+            assert_eq!(
+                parse_head(&req, &LIMITS).unwrap_err(),
+                RequestError::BadRequest(Malformed::BadUri)
+            );
+        }
+    }
+
+    #[test]
     fn sizes_and_partials() {
         let small = Limits {
             max_request_header_size: 32,
@@ -626,12 +683,12 @@ mod tests {
         let big = format!("GET / HTTP/1.1\r\nX: {}", "a".repeat(40));
         assert_eq!(
             parse_head(big.as_bytes(), &small).unwrap_err(),
-            RequestError::HeaderTooLarge
+            RequestError::HeaderTooLarge { limit: 32 }
         );
         let big = format!("GET / HTTP/1.1\r\nX: {}\r\n\r\n", "a".repeat(20));
         assert_eq!(
             parse_head(big.as_bytes(), &small).unwrap_err(),
-            RequestError::HeaderTooLarge
+            RequestError::HeaderTooLarge { limit: 32 }
         );
         // a bare LF is rejected before the head ends
         assert!(parse_head(b"GET / HTTP/1.1\nHo", &LIMITS).is_err());

@@ -121,27 +121,13 @@ pub fn apply(cfg: &ProxyConfig, view: &mut View) -> Result<Vec<Note>, Malformed>
         let removed: Vec<String> = untrusted
             .iter()
             .filter(|h| view.remove(h))
-            .map(|h| capitalize(h))
+            .map(|h| waitressd_sdk::rules::capitalize(h.as_bytes()))
             .collect();
         if cfg.log_untrusted && !removed.is_empty() {
             notes.push(Note::RemovedUntrusted(removed));
         }
     }
     Ok(notes)
-}
-
-/// "x-forwarded-for" → "X-Forwarded-For".
-fn capitalize(name: &str) -> String {
-    name.split('-')
-        .map(|part| {
-            let mut c = part.chars();
-            match c.next() {
-                Some(first) => first.to_uppercase().collect::<String>() + c.as_str(),
-                None => String::new(),
-            }
-        })
-        .collect::<Vec<_>>()
-        .join("-")
 }
 
 fn malformed(header: &str, reason: impl Into<String>, value: &str) -> Malformed {

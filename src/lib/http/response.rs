@@ -1,5 +1,6 @@
-//! Response framing: validating the app's status and headers, choosing how the body is
-//! delimited, and encoding the head. Pure: the caller supplies the date.
+//! Response framing: choosing how the body is delimited, and encoding the head. Pure:
+//! the caller supplies the date. Validating what the app staged is the ABI's rule
+//! book, `waitressd_sdk::rules` (shared with the SDK's test host).
 //!
 //! The rules are Waitress's `task.py` (`start_response`, `build_response_header`)
 //! with one deliberate difference: an HTTP/1.1 response without Content-Length is sent
@@ -8,8 +9,6 @@
 //! a body.
 use super::head::Version;
 use std::fmt::Write as _;
-// Headers the server owns: the ABI's list (Waitress `utilities.hop_by_hop`).
-use waitressd_sdk::sys::HOP_BY_HOP_HEADERS as HOP_BY_HOP;
 
 /// How the response body is delimited on the wire.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,118 +24,11 @@ pub enum Framing {
 }
 
 /// Why the app's status or headers were refused (`start()` → WD_E_INVALID).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum HeaderError {
-    Status(u16),
-    /// CR, LF or NUL in the reason, a name or a value; or a name that is not a token.
-    Syntax(String),
-    /// Hop-by-hop headers belong to the server (PEP 3333, Waitress `hop_by_hop`).
-    HopByHop(String),
-    ContentLength(String),
-}
-
-impl std::fmt::Display for HeaderError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            HeaderError::Status(s) => write!(f, "status {s} is not a 3-digit code"),
-            HeaderError::Syntax(what) => write!(f, "invalid header: {what}"),
-            HeaderError::HopByHop(name) => write!(
-                f,
-                "{name:?} is a hop-by-hop header; it cannot be set by the app (see PEP 3333)"
-            ),
-            HeaderError::ContentLength(v) => write!(f, "Content-Length {v:?} is not a number"),
-        }
-    }
-}
-
-fn is_token_byte(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
-}
-
-/// A status and header list the app staged, validated.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StagedHead {
-    pub status: u16,
-    pub reason: String,
-    /// Names capitalized as Waitress does ("content-type" → "Content-Type").
-    pub headers: Vec<(String, Vec<u8>)>,
-    /// The app's Content-Length, if it set one.
-    pub content_length: Option<u64>,
-}
-
-impl StagedHead {
-    /// Validate what the app passed to `start()` (PEP 3333: check at call time).
-    pub fn new(
-        status: u16,
-        reason: &[u8],
-        headers: &[(&[u8], &[u8])],
-    ) -> Result<StagedHead, HeaderError> {
-        if !(100..=999).contains(&status) {
-            return Err(HeaderError::Status(status));
-        }
-        if reason.iter().any(|&b| b == b'\r' || b == b'\n' || b == 0) {
-            return Err(HeaderError::Syntax(
-                "CR, LF or NUL in the reason phrase".into(),
-            ));
-        }
-        let reason = if reason.is_empty() {
-            reason_phrase(status).to_string()
-        } else {
-            String::from_utf8_lossy(reason).into_owned()
-        };
-        let mut out = Vec::with_capacity(headers.len());
-        let mut content_length = None;
-        for &(name, value) in headers {
-            if name.is_empty() || !name.iter().all(|&b| is_token_byte(b)) {
-                return Err(HeaderError::Syntax(format!(
-                    "header name {:?} is not a token",
-                    String::from_utf8_lossy(name)
-                )));
-            }
-            if value.iter().any(|&b| b == b'\r' || b == b'\n' || b == 0) {
-                return Err(HeaderError::Syntax(format!(
-                    "CR, LF or NUL in the value of {}",
-                    String::from_utf8_lossy(name)
-                )));
-            }
-            let name = capitalize(name);
-            let lower = name.to_ascii_lowercase();
-            if HOP_BY_HOP.contains(&lower.as_str()) {
-                return Err(HeaderError::HopByHop(name));
-            }
-            let value = trim_ows(value);
-            if lower == "content-length" {
-                let text = String::from_utf8_lossy(value).into_owned();
-                if value.is_empty() || !value.iter().all(u8::is_ascii_digit) {
-                    return Err(HeaderError::ContentLength(text));
-                }
-                let n = text
-                    .parse::<u64>()
-                    .map_err(|_| HeaderError::ContentLength(text.clone()))?;
-                if content_length.is_some_and(|cl| cl != n) {
-                    return Err(HeaderError::ContentLength(text));
-                }
-                if content_length.is_some() {
-                    continue; // an identical duplicate: keep one
-                }
-                content_length = Some(n);
-            }
-            out.push((name, value.to_vec()));
-        }
-        Ok(StagedHead {
-            status,
-            reason,
-            headers: out,
-            content_length,
-        })
-    }
-
-    pub fn has_header(&self, lower_name: &str) -> bool {
-        self.headers
-            .iter()
-            .any(|(n, _)| n.eq_ignore_ascii_case(lower_name))
-    }
-}
+pub use waitressd_sdk::rules::StartError as HeaderError;
+/// A status and header list the app staged, validated and normalised by the ABI's
+/// rules (`waitressd_sdk::rules`: the SDK's test host applies the same ones).
+pub use waitressd_sdk::rules::ValidStart as StagedHead;
+pub use waitressd_sdk::rules::{reason_phrase, validate_start};
 
 /// What the request contributes to the framing decision.
 #[derive(Debug, Clone, Copy)]
@@ -225,14 +117,10 @@ pub fn encode_head(
 
     let mut bytes = Vec::with_capacity(128 + headers.len() * 32);
     let mut line = String::with_capacity(64);
-    let _ = write!(
-        line,
-        "{} {} {}\r\n",
-        exchange.version.as_str(),
-        staged.status,
-        staged.reason
-    );
+    let _ = write!(line, "{} {} ", exchange.version.as_str(), staged.status);
     bytes.extend_from_slice(line.as_bytes());
+    bytes.extend_from_slice(&staged.reason);
+    bytes.extend_from_slice(b"\r\n");
     for (name, value) in &headers {
         bytes.extend_from_slice(name.as_bytes());
         bytes.extend_from_slice(b": ");
@@ -245,34 +133,6 @@ pub fn encode_head(
         framing,
         close,
     }
-}
-
-/// "content-type" → "Content-Type" (Waitress capitalizes each dash-separated part).
-fn capitalize(name: &[u8]) -> String {
-    let mut out = String::with_capacity(name.len());
-    let mut upper = true;
-    for &b in name {
-        let c = b as char;
-        if upper {
-            out.push(c.to_ascii_uppercase());
-        } else {
-            out.push(c.to_ascii_lowercase());
-        }
-        upper = b == b'-';
-    }
-    out
-}
-
-fn trim_ows(v: &[u8]) -> &[u8] {
-    let start = v
-        .iter()
-        .position(|&b| b != b' ' && b != b'\t')
-        .unwrap_or(v.len());
-    let end = v
-        .iter()
-        .rposition(|&b| b != b' ' && b != b'\t')
-        .map_or(start, |p| p + 1);
-    &v[start..end]
 }
 
 /// Append one chunk (RFC 9112 §7.1): size line, data, CRLF.
@@ -302,59 +162,6 @@ impl std::fmt::Write for HexLine<'_> {
     }
 }
 
-/// The standard reason phrase (RFC 9110 §15), for apps that pass an empty one.
-pub fn reason_phrase(status: u16) -> &'static str {
-    match status {
-        100 => "Continue",
-        101 => "Switching Protocols",
-        103 => "Early Hints",
-        200 => "OK",
-        201 => "Created",
-        202 => "Accepted",
-        203 => "Non-Authoritative Information",
-        204 => "No Content",
-        205 => "Reset Content",
-        206 => "Partial Content",
-        300 => "Multiple Choices",
-        301 => "Moved Permanently",
-        302 => "Found",
-        303 => "See Other",
-        304 => "Not Modified",
-        307 => "Temporary Redirect",
-        308 => "Permanent Redirect",
-        400 => "Bad Request",
-        401 => "Unauthorized",
-        403 => "Forbidden",
-        404 => "Not Found",
-        405 => "Method Not Allowed",
-        406 => "Not Acceptable",
-        408 => "Request Timeout",
-        409 => "Conflict",
-        410 => "Gone",
-        411 => "Length Required",
-        412 => "Precondition Failed",
-        413 => "Request Entity Too Large",
-        414 => "URI Too Long",
-        415 => "Unsupported Media Type",
-        416 => "Range Not Satisfiable",
-        417 => "Expectation Failed",
-        421 => "Misdirected Request",
-        422 => "Unprocessable Content",
-        426 => "Upgrade Required",
-        428 => "Precondition Required",
-        429 => "Too Many Requests",
-        431 => "Request Header Fields Too Large",
-        500 => "Internal Server Error",
-        501 => "Not Implemented",
-        502 => "Bad Gateway",
-        503 => "Service Unavailable",
-        504 => "Gateway Timeout",
-        505 => "HTTP Version Not Supported",
-        507 => "Insufficient Storage",
-        _ => "Unknown",
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -364,7 +171,7 @@ mod tests {
             .iter()
             .map(|(n, v)| (n.as_bytes(), v.as_bytes()))
             .collect();
-        StagedHead::new(status, b"", &h).unwrap()
+        validate_start(status, b"", &h).unwrap()
     }
 
     fn ex(version: Version, keep_alive: bool) -> Exchange {
@@ -442,29 +249,6 @@ mod tests {
             "D",
         ));
         assert!(t.contains("Server: mine\r\n") && t.contains("Via: waitress\r\n"));
-    }
-
-    #[test]
-    fn refuses_bad_headers() {
-        let bad = |n: &str, v: &str| StagedHead::new(200, b"", &[(n.as_bytes(), v.as_bytes())]);
-        assert!(matches!(
-            bad("Connection", "close"),
-            Err(HeaderError::HopByHop(_))
-        ));
-        assert!(matches!(
-            bad("Transfer-Encoding", "chunked"),
-            Err(HeaderError::HopByHop(_))
-        ));
-        assert!(matches!(bad("X-A", "a\r\nb"), Err(HeaderError::Syntax(_))));
-        assert!(matches!(bad("X A", "a"), Err(HeaderError::Syntax(_))));
-        assert!(matches!(
-            bad("Content-Length", "-1"),
-            Err(HeaderError::ContentLength(_))
-        ));
-        assert!(matches!(
-            StagedHead::new(42, b"", &[]),
-            Err(HeaderError::Status(42))
-        ));
     }
 
     #[test]

@@ -11,7 +11,7 @@ use super::pool::Pool;
 use super::task::{Peer, Task, TaskSettings};
 use crate::buffer::Segment;
 use crate::conn::outbuf::{Notify, OutBuf};
-use crate::conn::{Conn, ConnSettings, Step};
+use crate::conn::{CloseKind, Conn, ConnSettings, Step};
 use crate::link::{Message, WorkerLink};
 use crate::net::Listener;
 use mio::net::{TcpListener, TcpStream, UnixListener, UnixStream};
@@ -32,11 +32,17 @@ const FIRST_CONN: usize = 1024;
 
 /// How long a closing connection keeps reading (and discarding) after we shut down
 /// our sending side, so unread client bytes do not turn our last response into an
-/// RST (nginx `lingering_close`).
+/// RST (nginx `lingering_close`). Only where such bytes may be in flight
+/// (`CloseKind::Linger`); it ends early when the client closes.
 const LINGER: Duration = Duration::from_secs(2);
-/// While draining, how long a keep-alive connection may sit between requests
-/// before it is closed.
+/// While draining, how often idle connections, lingering closes and the graceful
+/// timeout are checked.
+const DRAIN_TICK: Duration = Duration::from_millis(10);
+/// While draining, the longest a keep-alive connection between requests is kept for
+/// a request its client may be about to send (see `drain_patience`).
 const DRAIN_IDLE: Duration = Duration::from_millis(500);
+/// Added to twice a client's longest observed pause before its next request.
+const DRAIN_SLACK: Duration = Duration::from_millis(20);
 /// How often the loop tells the master it is alive.
 const HEARTBEAT: Duration = Duration::from_secs(1);
 /// Pause before retrying accept after EMFILE/ENFILE.
@@ -181,6 +187,12 @@ struct Connection {
     last_activity: Instant,
     /// When the first byte of the request head now being received arrived.
     head_since: Option<Instant>,
+    /// When the connection last came to rest between requests (accepted, or its
+    /// response written); None while a request is on its way or being served.
+    resting_since: Option<Instant>,
+    /// The longest its client has rested before sending a request on it: how soon a
+    /// request may still follow when a drain starts (`drain_patience`).
+    longest_rest: Option<Duration>,
 }
 
 /// Whether new connections are taken.
@@ -318,7 +330,7 @@ impl<'p> EventLoop<'p> {
         loop {
             let timeout = match (self.accepting, self.phase) {
                 (Accepting::Backoff { .. }, _) => ACCEPT_BACKOFF,
-                (_, Phase::Draining { .. }) => DRAIN_IDLE / 2,
+                (_, Phase::Draining { .. }) => DRAIN_TICK,
                 _ => Duration::from_secs(1),
             };
             if let Err(e) = self.poll.poll(&mut events, Some(timeout)) {
@@ -455,6 +467,8 @@ impl<'p> EventLoop<'p> {
             writable: true,
             last_activity: Instant::now(),
             head_since: None,
+            resting_since: Some(Instant::now()),
+            longest_rest: None,
         });
         self.open += 1;
         self.drive(index);
@@ -469,7 +483,7 @@ impl<'p> EventLoop<'p> {
             return;
         };
         if let Life::Lingering { .. } = c.life {
-            if c.readable && discard_input(c, &mut self.read_buf) {
+            if c.readable && discard_input(c, &mut self.read_buf) == Discarded::Eof {
                 self.close(index);
             }
             return;
@@ -498,6 +512,13 @@ impl<'p> EventLoop<'p> {
                 (true, None) => c.head_since = Some(Instant::now()),
                 (false, Some(_)) => c.head_since = None,
                 _ => {}
+            }
+            if let Some(since) = c.resting_since {
+                if !c.conn.is_between_requests() {
+                    let rest = c.last_activity.saturating_duration_since(since);
+                    c.longest_rest = Some(c.longest_rest.map_or(rest, |r| r.max(rest)));
+                    c.resting_since = None;
+                }
             }
             let date = super::current_date();
             let step = c.conn.step(&date);
@@ -593,17 +614,21 @@ impl<'p> EventLoop<'p> {
                         }
                     }
                 }
-                Step::Close => {
-                    self.begin_close(index);
+                Step::Close(kind) => {
+                    self.begin_close(index, kind);
                     return;
                 }
                 Step::Wait => {
-                    if draining
-                        && c.conn.is_between_requests()
-                        && c.last_activity.elapsed() >= DRAIN_IDLE
-                    {
-                        self.begin_close(index);
-                        return;
+                    if c.conn.is_between_requests() {
+                        let now = Instant::now();
+                        let since = *c.resting_since.get_or_insert(now);
+                        if draining && now.duration_since(since) >= drain_patience(c) {
+                            // Everything the client sent has been read (the read
+                            // above ran to WouldBlock) and answered, and it is not
+                            // about to send more: nothing is lost by closing now.
+                            self.begin_close(index, CloseKind::Clean);
+                            return;
+                        }
                     }
                     if c.readable && c.conn.wants_read() {
                         continue;
@@ -614,8 +639,9 @@ impl<'p> EventLoop<'p> {
         }
     }
 
-    /// Close now if the client is done sending; else shut down our side and linger.
-    fn begin_close(&mut self, index: usize) {
+    /// Close a connection that has said everything: at once when the client is done
+    /// sending, else shut down our side and linger.
+    fn begin_close(&mut self, index: usize, kind: CloseKind) {
         let Some(Some(c)) = self.conns.get_mut(index) else {
             return;
         };
@@ -623,12 +649,19 @@ impl<'p> EventLoop<'p> {
             self.close(index);
             return;
         }
-        c.stream.shutdown_write();
-        c.life = Life::Lingering {
-            deadline: Instant::now() + LINGER,
-        };
-        if c.readable && discard_input(c, &mut self.read_buf) {
-            self.close(index);
+        // Bytes left unread in the socket would make close() send a reset, which
+        // can destroy the response still in flight: read what is there first, even
+        // on a clean close (a client that sends after "Connection: close" gets the
+        // lingering close after all).
+        let discarded = discard_input(c, &mut self.read_buf);
+        match (kind, discarded) {
+            (_, Discarded::Eof) | (CloseKind::Clean, Discarded::Nothing) => self.close(index),
+            (CloseKind::Linger, _) | (CloseKind::Clean, Discarded::Some) => {
+                c.stream.shutdown_write();
+                c.life = Life::Lingering {
+                    deadline: Instant::now() + LINGER,
+                };
+            }
         }
     }
 
@@ -725,28 +758,22 @@ impl<'p> EventLoop<'p> {
         self.close_idle_while_draining(Instant::now());
     }
 
-    /// While draining, a keep-alive connection between requests is closed once it
-    /// has been quiet for DRAIN_IDLE. Closing it sooner would race with a request the
-    /// client is sending right now (it would be read and discarded); a request that
-    /// does arrive is answered with `Connection: close`.
+    /// While draining, a keep-alive connection between requests is closed as soon as
+    /// its client has rested longer than `drain_patience` (at once, for the usual
+    /// idle client); busy ones close after their response. Each is read first,
+    /// whatever its readiness says: a request that already arrived is answered,
+    /// with `Connection: close`, instead of being dropped.
     fn close_idle_while_draining(&mut self, now: Instant) {
-        let idle: Vec<usize> = self
-            .conns
-            .iter()
-            .enumerate()
-            .filter_map(|(i, c)| match c {
-                Some(c)
-                    if matches!(c.life, Life::Open)
-                        && c.conn.is_between_requests()
-                        && now.duration_since(c.last_activity) >= DRAIN_IDLE =>
-                {
-                    Some(i)
+        for index in 0..self.conns.len() {
+            if let Some(c) = self.conns[index].as_mut() {
+                let rested_enough = c
+                    .resting_since
+                    .is_some_and(|since| now.duration_since(since) >= drain_patience(c));
+                if matches!(c.life, Life::Open) && c.conn.is_between_requests() && rested_enough {
+                    c.readable = true;
+                    self.drive(index);
                 }
-                _ => None,
-            })
-            .collect();
-        for index in idle {
-            self.begin_close(index);
+            }
         }
     }
 
@@ -820,6 +847,23 @@ impl<'p> EventLoop<'p> {
     }
 }
 
+/// How long a draining worker lets a keep-alive connection rest between requests
+/// before closing it. Closing is safe once its client is not about to send: a client
+/// that made its requests and went quiet is closed at once, but one in a request
+/// loop sends its next request moments after each response, and closing in that
+/// moment would fail that request. So a client gets twice the longest rest it has
+/// ever taken before a request on this connection, plus a little; a connection that
+/// has carried no request yet (its client just connected) gets `DRAIN_IDLE`.
+fn drain_patience(c: &Connection) -> Duration {
+    match c.longest_rest {
+        None => DRAIN_IDLE,
+        Some(rest) => rest
+            .saturating_mul(2)
+            .saturating_add(DRAIN_SLACK)
+            .min(DRAIN_IDLE),
+    }
+}
+
 // ----- socket helpers (I/O thread) -----
 
 /// Read until WouldBlock or the connection stops wanting input.
@@ -846,18 +890,30 @@ fn read_input(c: &mut Connection, buf: &mut [u8]) -> io::Result<()> {
     Ok(())
 }
 
-/// Lingering close: read and drop input. True when the connection can be closed.
-fn discard_input(c: &mut Connection, buf: &mut [u8]) -> bool {
+/// What reading a closing connection's input found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Discarded {
+    /// Nothing was waiting.
+    Nothing,
+    /// Bytes were waiting (and were dropped); more may follow.
+    Some,
+    /// The client closed (or the connection broke): it can be closed now.
+    Eof,
+}
+
+/// Read and drop input until WouldBlock or EOF.
+fn discard_input(c: &mut Connection, buf: &mut [u8]) -> Discarded {
+    let mut found = Discarded::Nothing;
     loop {
         match c.stream.read(buf) {
-            Ok(0) => return true,
-            Ok(_) => {}
+            Ok(0) => return Discarded::Eof,
+            Ok(_) => found = Discarded::Some,
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                 c.readable = false;
-                return false;
+                return found;
             }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(_) => return true,
+            Err(_) => return Discarded::Eof,
         }
     }
 }

@@ -11,13 +11,16 @@ use crate::conn::outbuf::{Completion, OutBuf};
 use crate::conn::CompleteRequest;
 use crate::http::environ;
 use crate::http::proxy::{self, ProxyConfig};
-use crate::http::response::{encode_chunk, encode_head, Exchange, Framing, StagedHead, LAST_CHUNK};
-use crate::http::{RequestError, RequestHead};
+use crate::http::response::{
+    encode_chunk, encode_head, validate_start, Exchange, Framing, StagedHead, LAST_CHUNK,
+};
+use crate::http::{Malformed, RequestError, RequestHead};
 use std::cell::OnceCell;
 use std::io::Read;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
+use waitressd_sdk::rules::whole_body_file;
 
 /// Settings and shared state every task of a worker reads.
 pub struct TaskSettings {
@@ -132,10 +135,7 @@ impl Task {
                     m.reason,
                     m.value
                 );
-                return Err((
-                    RequestError::bad(format!("Header \"{}\" malformed.", m.header)),
-                    out,
-                ));
+                return Err((Malformed::ProxyHeader(m.header.clone()).into(), out));
             }
         }
         let proxy::View {
@@ -567,7 +567,7 @@ impl HostRequest for HostSide<'_> {
             }
             (Response::Fresh, _) | (Response::Staged(_), true) => {}
         }
-        let staged = StagedHead::new(status, reason, headers).map_err(|e| {
+        let staged = validate_start(status, reason, headers).map_err(|e| {
             log::error!("request {}: start() refused: {e}", self.id);
             HostError::Invalid
         })?;
@@ -593,20 +593,18 @@ impl HostRequest for HostSide<'_> {
         last: bool,
     ) -> Result<(), HostError> {
         let size = file.metadata().map_err(|_| HostError::Io)?.len();
-        let len = len.unwrap_or_else(|| size.saturating_sub(offset));
+        let mut len = len.unwrap_or_else(|| size.saturating_sub(offset));
         if offset.saturating_add(len) > size {
             return Err(HostError::Invalid);
         }
         if let (Response::Staged(staged), true) = (&mut self.response, last) {
-            // The whole body is this file region: its length is the truth, whatever
-            // Content-Length the app declared (Waitress `ReadOnlyFileBasedBuffer.prepare`
-            // replaces the header the same way).
-            if staged.content_length.is_some_and(|cl| cl != len) {
-                staged
-                    .headers
-                    .retain(|(n, _)| !n.eq_ignore_ascii_case("content-length"));
-                staged.content_length = None;
+            // The whole body is this file region: a shorter declared Content-Length is
+            // honoured, a longer one replaced by the region's (the ABI's rule).
+            let body = whole_body_file(staged.content_length, len);
+            if body.replace_length {
+                staged.remove_content_length();
             }
+            len = body.len;
         }
         let head = match &self.response {
             Response::Fresh => return Err(HostError::State),
