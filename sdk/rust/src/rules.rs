@@ -72,6 +72,14 @@ impl ValidStart {
             .retain(|(n, _)| !n.eq_ignore_ascii_case("content-length"));
         self.content_length = None;
     }
+
+    /// Declare the body's length, replacing any the app gave.
+    pub fn set_content_length(&mut self, len: u64) {
+        self.remove_content_length();
+        self.headers
+            .push(("Content-Length".to_string(), len.to_string().into_bytes()));
+        self.content_length = Some(len);
+    }
 }
 
 /// Validate what an app passed to `start()` (PEP 3333: check at call time).

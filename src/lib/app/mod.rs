@@ -1,22 +1,15 @@
-//! `App`: a safe handle on a loaded app.so — init, thread init, handle, thread exit,
-//! shutdown — and the `HostRequest` seam through which the app's calls reach the
-//! engine.
+//! `App`: the app a worker runs — a native app.so (`native`) or an app embedded by
+//! the process that hosts the server (a Python WSGI app, through `embed`) — and the
+//! `HostRequest` seam through which the app's calls reach the engine.
 //!
 //! This module knows nothing of HTTP or connections. `worker::task` implements
-//! `HostRequest` for one request and builds the `RequestView`; `host.rs` turns the C
-//! vtable calls into `HostRequest` calls; `load.rs` does dlopen and the ABI checks.
-//! Runs only in a worker process, after fork: the master never loads app code.
-#![allow(unsafe_code)]
+//! `HostRequest` for one request and builds the `RequestView`. Runs only in a worker
+//! process, after fork: the master never loads app code.
+pub mod native;
 
-mod host;
-mod load;
+pub use native::LoadError;
 
-pub use load::LoadError;
-
-use std::ffi::c_void;
-use std::path::Path;
-use std::ptr;
-use std::sync::Mutex;
+use crate::config::AppSpec;
 use waitressd_sdk::sys;
 
 /// Why a host call failed; each maps to one `WD_E_*` code.
@@ -45,11 +38,14 @@ impl HostError {
     }
 }
 
-/// The engine's side of one request, as the app sees it through the vtable.
-/// Called on whichever thread the app calls from, never concurrently (the slot's
-/// mutex serializes calls).
+/// The engine's side of one request, as the app sees it. Called on whichever thread
+/// the app calls from, never concurrently (callers serialize: the native vtable's
+/// slot mutex, the Python bridge's request cell).
 pub trait HostRequest {
     fn read(&mut self, buf: &mut [u8]) -> Result<usize, HostError>;
+    /// Reposition the body reader (the body is complete before the app runs, so
+    /// every position is available): Python's `wsgi.input.seek`/`tell`.
+    fn seek_body(&mut self, pos: std::io::SeekFrom) -> Result<u64, HostError>;
     fn start(
         &mut self,
         status: u16,
@@ -58,6 +54,18 @@ pub trait HostRequest {
         replace: bool,
     ) -> Result<(), HostError>;
     fn write(&mut self, data: &[u8], last: bool) -> Result<(), HostError>;
+    /// Whether writing `len` bytes now may wait: for the client to take queued
+    /// output (the high watermark), or for the disk (output spilling to a file).
+    /// An embedded interpreter releases its lock around such writes only.
+    fn write_would_block(&self, len: usize) -> bool;
+    /// The rest of the body is a file-like object of `region` bytes (a WSGI file
+    /// wrapper that is not a regular file): apply the file rule of `send_file` to
+    /// the staged head (a shorter declared Content-Length is honoured, a longer one
+    /// replaced, a missing one set) and return how many bytes to write.
+    fn whole_body(&mut self, region: u64) -> Result<u64, HostError>;
+    /// Send the staged head now, before any body byte (Waitress writes its headers
+    /// before it fails on a body chunk that is not bytes).
+    fn commit(&mut self) -> Result<(), HostError>;
     fn send_file(
         &mut self,
         file: std::fs::File,
@@ -69,6 +77,10 @@ pub trait HostRequest {
     fn is_disconnected(&self) -> bool;
     /// An extra variable; the bytes live as long as the request.
     fn var(&self, name: &[u8]) -> Option<&[u8]>;
+    /// Every `HTTP_*` variable of the request, as CGI names them: upper case, '-' as
+    /// '_', repeated fields joined with ", ", Content-Type and Content-Length left to
+    /// their own names (Waitress `parser.parse_header`, `task.get_environment`).
+    fn http_vars(&self) -> &[(Vec<u8>, Vec<u8>)];
     fn set_error(&mut self, detail: &[u8]);
     /// The request id, for log lines.
     fn id(&self) -> u64;
@@ -90,7 +102,11 @@ pub struct RequestView<'a> {
     pub remote_addr: &'a [u8],
     pub remote_port: &'a [u8],
     pub remote_host: &'a [u8],
-    pub content_type: &'a [u8],
+    /// The Content-Type header, if the request had one.
+    pub content_type: Option<&'a [u8]>,
+    /// Whether the request carried a body length: a Content-Length header, or a
+    /// chunked body (whose de-chunked length is `content_length`).
+    pub has_content_length: bool,
     /// (lower-case name, value), arrival order.
     pub headers: &'a [(Vec<u8>, Vec<u8>)],
     pub content_length: i64,
@@ -106,150 +122,117 @@ pub enum Outcome {
     Failed,
     /// WD_E_FATAL: as Failed, and the worker should be recycled.
     Fatal,
+    /// The client went away and the app stopped (it saw a failed write). Nothing is
+    /// left to answer; the connection is closed.
+    Disconnected,
 }
 
 /// What a worker tells the app about itself.
+#[derive(Debug, Clone)]
 pub struct HostInfo {
     pub server_software: String,
+    /// The server's `ident` (the `Server` header; WSGI's SERVER_SOFTWARE).
+    pub ident: String,
     pub worker_index: u32,
     pub n_threads: u32,
+    /// More than one worker process serves the app (WSGI `wsgi.multiprocess`).
+    pub multiprocess: bool,
 }
 
-/// A loaded and initialized app. Lives until the worker process exits; never unloaded
-/// (thread-local destructors in app.so would run into unmapped code).
+/// An app supplied by the process that embeds the server (see `crate::embed`): the
+/// Python bridge implements it. Loaded, used and shut down in one worker process.
+pub trait EmbeddedApp: Send + Sync {
+    /// For logs: what was loaded ("myapp:app").
+    fn describe(&self) -> String;
+    /// On each app thread, before its first request.
+    fn thread_init(&self, index: u32) -> Result<Box<dyn EmbeddedThread>, String>;
+    /// Once, after every app thread has exited (not after an immediate stop).
+    fn shutdown(&self);
+}
+
+/// An embedded app's per-thread state; lives on the app thread that created it.
+pub trait EmbeddedThread: Send {
+    fn handle(&mut self, view: &RequestView<'_>, host: &mut dyn HostRequest) -> Outcome;
+    /// On the same thread, when the worker stops after a drain.
+    fn exit(self: Box<Self>);
+}
+
+/// A loaded and initialized app, for the life of the worker process.
 pub struct App {
-    desc: &'static sys::wd_app,
-    state: *mut c_void,
-    /// Boxed so the pointer the app keeps stays valid.
-    _host: Box<host::HostTable>,
-    pub name: String,
-    pub version: String,
-    pub path: std::path::PathBuf,
+    kind: Kind,
+    /// For logs: where the app came from (a path, or `module:callable`).
+    pub origin: String,
 }
 
-// SAFETY: the app's contract (header: "many [handle calls] run concurrently") makes
-// its state pointer usable from every app thread; App adds no thread-bound state.
-unsafe impl Send for App {}
-// SAFETY: as above; all methods take &self and the ABI allows concurrent handle().
-unsafe impl Sync for App {}
-
-/// An app thread's state (from `thread_init`), used only on that thread.
-pub struct AppThread {
-    state: *mut c_void,
-    slot: Box<RequestSlot>,
+enum Kind {
+    Native(native::NativeApp),
+    Embedded(Box<dyn EmbeddedApp>),
 }
 
-// SAFETY: moved into its app thread once, right after thread_init on that thread.
-unsafe impl Send for AppThread {}
+/// An app thread's state, used only on that thread.
+pub struct AppThread(ThreadKind);
 
-/// The memory behind the `wd_request*` the app receives: the view first (so the
-/// pointer leads back here), then the live call. One per app thread, reused for
-/// every request, so a stale pointer after `handle()` returns finds no live call
-/// (WD_E_STATE) instead of freed memory.
-#[repr(C)]
-pub(crate) struct RequestSlot {
-    view: sys::wd_request,
-    headers: Vec<sys::wd_header>,
-    active: Mutex<Option<ActiveCall>>,
+enum ThreadKind {
+    Native(native::NativeThread),
+    Embedded(Box<dyn EmbeddedThread>),
 }
-
-/// The `HostRequest` of the request being handled, lifetime-erased for the duration
-/// of one `handle()` call (restored to None before `handle` returns).
-pub(crate) struct ActiveCall(*mut (dyn HostRequest + 'static));
-
-// SAFETY: the pointer is only dereferenced under the slot's mutex while the
-// `handle()` call that owns the HostRequest is on the stack.
-unsafe impl Send for ActiveCall {}
-
-/// The app's init failed.
-#[derive(Debug)]
-pub struct InitError {
-    pub path: std::path::PathBuf,
-    pub code: i32,
-}
-
-impl std::fmt::Display for InitError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "app {}: init failed (returned {}); see the app's log line above",
-            self.path.display(),
-            self.code
-        )
-    }
-}
-
-impl std::error::Error for InitError {}
 
 impl App {
-    /// dlopen the app, check its ABI, and run its `init` on this thread.
+    /// Load the app and run its init on this thread (the worker's main thread).
     pub fn load(
-        path: &Path,
+        spec: &AppSpec,
         info: HostInfo,
         opts: &[(String, String)],
     ) -> Result<App, Box<dyn std::error::Error>> {
-        let host = host::HostTable::new(info);
-        let desc = load::open(path, host.as_ptr())?;
-        let name = load::c_string(desc.name).unwrap_or_else(|| "app".into());
-        let version = load::c_string(desc.version).unwrap_or_default();
-        let opt_structs: Vec<sys::wd_opt> = opts
-            .iter()
-            .map(|(k, v)| sys::wd_opt {
-                key: sys::wd_str::from_bytes(k.as_bytes()),
-                value: sys::wd_str::from_bytes(v.as_bytes()),
-            })
-            .collect();
-        let mut state: *mut c_void = ptr::null_mut();
-        let init = desc.init.ok_or_else(|| LoadError::MissingHook {
-            path: path.to_path_buf(),
-            hook: "init",
-        })?;
-        // SAFETY: `init` comes from a descriptor that passed the ABI checks; the
-        // host table and the option strings outlive the call (the table for the
-        // whole process, the options for this call, as the header promises).
-        let rc = unsafe {
-            init(
-                host.as_ptr(),
-                opt_structs.as_ptr(),
-                opt_structs.len(),
-                &mut state,
-            )
-        };
-        if rc != 0 {
-            return Err(Box::new(InitError {
-                path: path.to_path_buf(),
-                code: rc,
-            }));
-        }
-        Ok(App {
-            desc,
-            state,
-            _host: host,
-            name,
-            version,
-            path: path.to_path_buf(),
-        })
-    }
-
-    /// Run `thread_init` on the calling app thread.
-    pub fn thread_init(&self, index: u32) -> Result<AppThread, i32> {
-        let mut thread: *mut c_void = ptr::null_mut();
-        if let Some(f) = self.desc.thread_init {
-            // SAFETY: a checked descriptor's hook, called on the app thread it is
-            // for, with the state init returned.
-            let rc = unsafe { f(self.state, index, &mut thread) };
-            if rc != 0 {
-                return Err(rc);
+        match spec {
+            AppSpec::Native(path) => {
+                let app = native::NativeApp::load(path, info, opts)?;
+                Ok(App {
+                    origin: path.display().to_string(),
+                    kind: Kind::Native(app),
+                })
+            }
+            AppSpec::Python(python) => {
+                let Some(embedder) = crate::embed::embedder() else {
+                    return Err(format!(
+                        "cannot load the Python app {}: this process has no Python \
+                         interpreter (run the waitressd that pip installs, or give --python)",
+                        python.target
+                    )
+                    .into());
+                };
+                let app = embedder.load_app(python, &info, opts)?;
+                Ok(App {
+                    origin: python.target.clone(),
+                    kind: Kind::Embedded(app),
+                })
             }
         }
-        Ok(AppThread {
-            state: thread,
-            slot: Box::new(RequestSlot {
-                view: host::empty_request(),
-                headers: Vec::new(),
-                active: Mutex::new(None),
-            }),
-        })
+    }
+
+    /// For logs: "app NAME VERSION from PATH", or "the WSGI app module:callable".
+    pub fn describe(&self) -> String {
+        match &self.kind {
+            Kind::Native(app) => format!("app {} {} from {}", app.name, app.version, self.origin),
+            Kind::Embedded(app) => format!("the WSGI app {}", app.describe()),
+        }
+    }
+
+    /// Run the app's thread init on the calling app thread.
+    pub fn thread_init(&self, index: u32) -> Result<AppThread, String> {
+        match &self.kind {
+            Kind::Native(app) => app
+                .thread_init(index)
+                .map(ThreadKind::Native)
+                .map_err(|rc| {
+                    format!(
+                        "app {}: thread_init failed on app thread {index} (returned {rc})",
+                        self.origin
+                    )
+                }),
+            Kind::Embedded(app) => app.thread_init(index).map(ThreadKind::Embedded),
+        }
+        .map(AppThread)
     }
 
     /// Handle one request on this app thread. `req` serves the app's host calls
@@ -260,57 +243,36 @@ impl App {
         view: &RequestView<'_>,
         req: &mut dyn HostRequest,
     ) -> Outcome {
-        let Some(handle) = self.desc.handle else {
-            return Outcome::Failed;
-        };
-        let slot = &mut *thread.slot;
-        host::fill_view(slot, view);
-        // SAFETY: erase the lifetime of `req` only for the duration of this call; it
-        // is removed from the slot below before `req`'s borrow ends.
-        let erased: *mut (dyn HostRequest + 'static) = unsafe {
-            std::mem::transmute::<*mut (dyn HostRequest + '_), *mut (dyn HostRequest + 'static)>(
-                req as *mut dyn HostRequest,
-            )
-        };
-        *slot.active.lock().unwrap_or_else(|p| p.into_inner()) = Some(ActiveCall(erased));
-        let slot_ptr: *const RequestSlot = slot;
-        // SAFETY: `handle` is a checked hook; the request pointer is the slot's first
-        // field (repr(C)) and the view's borrowed data outlive the call.
-        let rc = unsafe { handle(self.state, thread.state, slot_ptr.cast::<sys::wd_request>()) };
-        *thread.slot.active.lock().unwrap_or_else(|p| p.into_inner()) = None;
-        match rc {
-            0.. => Outcome::Ok,
-            sys::WD_E_FATAL => Outcome::Fatal,
+        match (&self.kind, &mut thread.0) {
+            (Kind::Native(app), ThreadKind::Native(t)) => app.handle(t, view, req),
+            (Kind::Embedded(_), ThreadKind::Embedded(t)) => t.handle(view, req),
             _ => Outcome::Failed,
         }
     }
 
-    /// Run `thread_exit` on the app thread that owns `thread`.
+    /// Run the thread exit hook on the app thread that owns `thread`.
     pub fn thread_exit(&self, thread: AppThread) {
-        if let Some(f) = self.desc.thread_exit {
-            // SAFETY: a checked hook with the state from this thread's thread_init.
-            unsafe { f(self.state, thread.state) };
+        match (&self.kind, thread.0) {
+            (Kind::Native(app), ThreadKind::Native(t)) => app.thread_exit(t),
+            (_, ThreadKind::Embedded(t)) => t.exit(),
+            _ => {}
         }
     }
 
-    /// Run `shutdown` once, after every app thread has exited.
+    /// Run the app's shutdown once, after every app thread has exited.
     pub fn shutdown(&self) {
-        if let Some(f) = self.desc.shutdown {
-            // SAFETY: a checked hook; no app thread runs any more.
-            unsafe { f(self.state) };
+        match &self.kind {
+            Kind::Native(app) => app.shutdown(),
+            Kind::Embedded(app) => app.shutdown(),
         }
     }
 }
 
-/// Check that `path` is a loadable app without running it (for tests and tools):
-/// dlopen + ABI checks only.
-pub fn check(path: &Path, info: HostInfo) -> Result<(String, String), LoadError> {
-    let host = host::HostTable::new(info);
-    let desc = load::open(path, host.as_ptr())?;
-    // The table must outlive any pointer the app kept: leak it (a check is rare).
-    std::mem::forget(host);
-    Ok((
-        load::c_string(desc.name).unwrap_or_default(),
-        load::c_string(desc.version).unwrap_or_default(),
-    ))
+/// Check that `path` is a loadable native app without running it (for tests and
+/// tools): dlopen + ABI checks only.
+pub fn check(
+    path: &std::path::Path,
+    info: HostInfo,
+) -> Result<(String, String), native::LoadError> {
+    native::check(path, info)
 }

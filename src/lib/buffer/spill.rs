@@ -98,6 +98,15 @@ impl Read for BodyReader {
     }
 }
 
+impl Seek for BodyReader {
+    fn seek(&mut self, pos: SeekFrom) -> io::Result<u64> {
+        match self {
+            BodyReader::Memory(c) => c.seek(pos),
+            BodyReader::File(f) => f.seek(pos),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

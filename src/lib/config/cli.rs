@@ -9,11 +9,12 @@ use std::path::PathBuf;
 #[command(
     name = "waitressd",
     version,
-    about = "An HTTP/1.x application server for native apps (app.so), with Waitress's settings",
+    about = "An HTTP/1.x application server for Python WSGI apps and native apps (app.so), with Waitress's settings",
     after_help = "Every setting keeps its waitress-serve name and default. See README.md."
 )]
 pub struct Cli {
-    /// Path of the application shared library (app.so); or `app` in the config file.
+    /// The app: the path of a native app (app.so), or a Python WSGI app as
+    /// MODULE:CALLABLE (package.module:obj.attr); or `app` in the config file.
     #[arg(value_name = "APP")]
     pub app: Option<PathBuf>,
 
@@ -377,9 +378,6 @@ pub struct Cli {
     pub log_level: String,
 
     // ----- Accepted for waitress-serve compatibility (no effect) -----
-    /// Waitress: call APP as a factory. Ignored (an app.so has no factory).
-    #[arg(long, help_heading = "Deprecated (accepted, no effect)")]
-    pub call: bool,
     /// Waitress: use poll() in asyncore. Ignored (waitressd uses epoll).
     #[arg(
         long,
@@ -399,7 +397,17 @@ pub struct Cli {
     pub asyncore_loop_timeout: Option<String>,
 
     // ----- App -----
-    /// An option passed to the app's init, KEY=VALUE; repeatable.
+    /// Call the named Python object (with no arguments) to get the WSGI app, as
+    /// waitress-serve --call does.
+    #[arg(long, help_heading = "App")]
+    pub call: bool,
+    /// For a Python app, when this binary has no interpreter of its own: the Python
+    /// to run it with (an interpreter, or a virtualenv directory). Default: the
+    /// active virtualenv ($VIRTUAL_ENV).
+    #[arg(long, value_name = "PATH", help_heading = "App")]
+    pub python: Option<PathBuf>,
+    /// An option passed to the app's init, KEY=VALUE; repeatable (a Python app reads
+    /// them from the dict `waitressd.app_options`).
     #[arg(long, value_name = "KEY=VALUE", action = ArgAction::Append, help_heading = "App")]
     pub app_opt: Vec<String>,
 }

@@ -23,6 +23,8 @@ pub enum Source {
 const KEYS: &[(&str, &[&str])] = &[
     ("app", &["app"]),
     ("app_opt", &["app_opt"]),
+    ("call", &["call"]),
+    ("python", &["python"]),
     ("host", &["host"]),
     ("port", &["port"]),
     ("listen", &["listen"]),
@@ -229,6 +231,8 @@ fn set(cli: &mut Cli, key: &str, v: &str) -> Result<(), String> {
     match key {
         "app" => cli.app = Some(PathBuf::from(text())),
         "app_opt" => cli.app_opt = v.split_whitespace().map(str::to_string).collect(),
+        "call" => cli.call = boolean(v)?,
+        "python" => cli.python = Some(PathBuf::from(text())),
         "host" => cli.host = Some(text()),
         "port" => cli.port = Some(number(v)?),
         "listen" => cli.listen = list(v),

@@ -2,6 +2,7 @@
 //! args"). Built once from the command line; names and defaults are Waitress's
 //! (`waitress/adjustments.py`). A bad value is a `ConfigError` whose one line names
 //! the setting and the value; the binary prints it and exits with code 2.
+pub mod app_spec;
 pub mod cli;
 pub mod ini;
 pub mod layers;
@@ -11,6 +12,7 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+pub use app_spec::{AppSpec, PythonApp};
 pub use cli::Cli;
 
 /// A bad setting: one line naming it and the value.
@@ -64,8 +66,11 @@ pub struct Config {
     pub access_log_format: AccessLogFormat,
     /// One-line warnings to log once logging is set up (deprecated settings...).
     pub warnings: Vec<String>,
-    pub app: PathBuf,
+    pub app: AppSpec,
     pub app_opts: Vec<(String, String)>,
+    /// The Python interpreter (or virtualenv) a binary without one of its own hands
+    /// a Python app to (`--python`, else `$VIRTUAL_ENV`).
+    pub python: Option<PathBuf>,
     /// TCP addresses to bind, in order.
     pub listen: Vec<SocketAddr>,
     /// A unix socket to bind, with its file mode.
@@ -175,9 +180,16 @@ impl Config {
             return Err(bad("threads", cli.threads, "must be at most 1024"));
         }
         let mut warnings = Vec::new();
+        let app = cli
+            .app
+            .as_deref()
+            .map(|a| AppSpec::from_arg(a.as_os_str(), cli.call));
         for (given, setting) in [
             (cli.send_bytes.is_some(), "send_bytes"),
-            (cli.call, "call"),
+            (
+                cli.call && !app.as_ref().is_some_and(AppSpec::is_python),
+                "call",
+            ),
             (cli.asyncore_use_poll, "asyncore_use_poll"),
             (cli.asyncore_loop_timeout.is_some(), "asyncore_loop_timeout"),
         ] {
@@ -187,7 +199,7 @@ impl Config {
                 ));
             }
         }
-        let app = cli.app.clone().ok_or_else(|| {
+        let app = app.ok_or_else(|| {
             bad(
                 "app",
                 "",
@@ -248,6 +260,7 @@ impl Config {
             warnings,
             app,
             app_opts,
+            python: cli.python.clone(),
             listen,
             unix_socket: cli.unix_socket,
             unix_socket_perms,
@@ -357,8 +370,10 @@ fn proxy_config(
 impl Config {
     /// The effective configuration as JSON (`--check-config`), keyed by setting name.
     pub fn to_json(&self) -> serde_json::Value {
-        serde_json::json!({
-            "app": self.app.display().to_string(),
+        let call = matches!(&self.app, AppSpec::Python(p) if p.call);
+        let python = self.python.as_ref().map(|p| p.display().to_string());
+        let mut json = serde_json::json!({
+            "app": self.app.describe(),
             "app_opt": self.app_opts.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>(),
             "config": self.config_file.as_ref().map(|p| p.display().to_string()),
             "listen": self.listen.iter().map(|a| a.to_string()).collect::<Vec<_>>(),
@@ -402,7 +417,10 @@ impl Config {
                 AccessLogFormat::Combined => "combined",
                 AccessLogFormat::Json => "json",
             },
-        })
+        });
+        json["call"] = call.into();
+        json["python"] = python.into();
+        json
     }
 }
 

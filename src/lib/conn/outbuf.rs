@@ -110,6 +110,12 @@ impl OutBuf {
         self.lock().queued_memory
     }
 
+    /// Whether pushing `more` bytes would block at the high watermark. App thread
+    /// (only the producer adds bytes, so the answer holds until it pushes).
+    pub fn would_block(&self, more: u64) -> bool {
+        self.lock().queued.saturating_add(more) >= self.high_watermark
+    }
+
     /// Queue a segment, then block while the queue is at the high watermark.
     /// App thread.
     pub fn push(&self, segment: Segment) -> Result<(), Disconnected> {

@@ -244,11 +244,11 @@ impl Master {
         if cfg.listen != self.cfg.listen || cfg.unix_socket != self.cfg.unix_socket {
             log::warn!("reload: listening changes need a restart; keeping the current sockets");
         }
-        cfg.app = resolve_app(&cfg.app);
+        resolve_app(&mut cfg.app);
         log::info!(
             "reloading: generation {} with app {}",
             self.generation + 1,
-            cfg.app.display()
+            cfg.app.describe()
         );
         self.previous_cfg = Some(std::mem::replace(&mut self.cfg, cfg));
         self.target = self.cfg.workers;
@@ -703,8 +703,13 @@ impl Master {
 }
 
 /// The app path as it resolves now (symlinked deploys: `current -> releases/N`).
-fn resolve_app(path: &std::path::Path) -> std::path::PathBuf {
-    std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf())
+fn resolve_app(app: &mut crate::config::AppSpec) {
+    // A Python app is found by name in each new worker (which re-imports it).
+    if let crate::config::AppSpec::Native(path) = app {
+        if let Ok(real) = std::fs::canonicalize(&*path) {
+            *path = real;
+        }
+    }
 }
 
 /// Jitter for --max-requests: no crypto needed, just spread.

@@ -32,7 +32,19 @@ pub fn spawn(args: SpawnArgs<'_>) -> std::io::Result<(Pid, MasterLink)> {
     // Keep signals blocked across fork: the child must not run the master's signal
     // actions before it has replaced them.
     sys::block_signals()?;
+    // An embedding interpreter (Python) must prepare for the fork and repair its
+    // state on both sides (PyOS_BeforeFork / AfterFork_*).
+    let embedder = crate::embed::embedder();
+    if let Some(e) = embedder {
+        e.before_fork();
+    }
     let forked = sys::fork();
+    if let Some(e) = embedder {
+        match forked {
+            Ok(Forked::Child) => e.after_fork_in_child(),
+            _ => e.after_fork_in_parent(),
+        }
+    }
     match forked {
         Ok(Forked::Parent(pid)) => {
             sys::unblock_signals()?;

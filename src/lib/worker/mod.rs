@@ -73,19 +73,16 @@ pub fn run(cfg: &Config, mut spec: WorkerSpec) -> exit::Code {
     };
     let info = HostInfo {
         server_software: server_software(),
+        ident: cfg.ident.clone(),
         worker_index: spec.index,
         n_threads: cfg.threads as u32,
+        multiprocess: cfg.workers > 1,
     };
     let app = match App::load(&cfg.app, info, &cfg.app_opts) {
         Ok(app) => Arc::new(app),
         Err(e) => return boot_failed(e.to_string()),
     };
-    log::info!(
-        "worker {pid}: loaded app {} {} from {}",
-        app.name,
-        app.version,
-        app.path.display()
-    );
+    log::info!("worker {pid}: loaded {}", app.describe());
     let mut pool = match Pool::start(app.clone(), cfg.threads) {
         Ok(pool) => pool,
         Err(why) => return boot_failed(why),

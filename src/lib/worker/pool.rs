@@ -145,11 +145,8 @@ impl Drop for Pool {
 fn app_thread(app: &App, queue: &Queue, index: u32, ready: mpsc::Sender<Result<(), String>>) {
     let mut thread = match app.thread_init(index) {
         Ok(t) => t,
-        Err(rc) => {
-            let _ = ready.send(Err(format!(
-                "app {}: thread_init failed on app thread {index} (returned {rc})",
-                app.path.display()
-            )));
+        Err(why) => {
+            let _ = ready.send(Err(why));
             return;
         }
     };

@@ -75,7 +75,9 @@ struct RequestData {
     /// REMOTE_ADDR / REMOTE_PORT after trusted proxy headers.
     remote_addr: String,
     remote_port: String,
-    content_type: Vec<u8>,
+    content_type: Option<Vec<u8>>,
+    /// The request said how long its body is (Content-Length, or chunked framing).
+    has_content_length: bool,
     content_length: u64,
     content_length_text: Vec<u8>,
     request_id_text: Vec<u8>,
@@ -146,7 +148,8 @@ impl Task {
             server_port,
             headers,
         } = view;
-        let content_type = head.header(b"content-type").unwrap_or_default().to_vec();
+        let content_type = head.header(b"content-type").map(<[u8]>::to_vec);
+        let has_content_length = chunked || head.header(b"content-length").is_some();
         let mut flags = 0;
         if head.is_head() {
             flags |= app::WD_REQ_HEAD;
@@ -171,6 +174,7 @@ impl Task {
                 remote_addr,
                 remote_port,
                 content_type,
+                has_content_length,
                 content_length,
                 content_length_text: content_length.to_string().into_bytes(),
                 request_id_text: id.to_string().into_bytes(),
@@ -263,7 +267,8 @@ impl RequestData {
             remote_addr: self.remote_addr.as_bytes(),
             remote_port: self.remote_port.as_bytes(),
             remote_host: self.remote_addr.as_bytes(),
-            content_type: &self.content_type,
+            content_type: self.content_type.as_deref(),
+            has_content_length: self.has_content_length,
             headers: &self.headers,
             content_length: self.content_length as i64,
         }
@@ -362,7 +367,7 @@ impl HostSide<'_> {
     }
 
     /// Send the staged head; `derived_length` is the length of a final write.
-    fn commit(&mut self, derived_length: Option<u64>) -> Result<Vec<u8>, HostError> {
+    fn commit_head(&mut self, derived_length: Option<u64>) -> Result<Vec<u8>, HostError> {
         let Response::Staged(staged) = &self.response else {
             return Err(HostError::State);
         };
@@ -430,6 +435,10 @@ impl HostSide<'_> {
     /// The app's handle() returned: close the body properly, or fail.
     fn finish(&mut self, outcome: Outcome) -> Completion {
         let path = String::from_utf8_lossy(&self.request.path_info).into_owned();
+        if outcome == Outcome::Disconnected {
+            log::info!("Client disconnected while serving {path}");
+            return Completion::Abort;
+        }
         if outcome == Outcome::Fatal {
             self.settings.fatal.store(true, Ordering::Relaxed);
             log::error!(
@@ -452,7 +461,7 @@ impl HostSide<'_> {
         }
         if matches!(self.response, Response::Staged(_)) {
             // Nothing was written: the body is known to be empty.
-            match self.commit(Some(0)) {
+            match self.commit_head(Some(0)) {
                 Ok(head) => {
                     if self.push(head).is_err() {
                         return Completion::Abort;
@@ -553,6 +562,46 @@ impl HostRequest for HostSide<'_> {
         })
     }
 
+    fn seek_body(&mut self, pos: std::io::SeekFrom) -> Result<u64, HostError> {
+        use std::io::Seek;
+        self.body.seek(pos).map_err(|e| {
+            log::error!("request {}: cannot seek in the request body: {e}", self.id);
+            HostError::Io
+        })
+    }
+
+    fn whole_body(&mut self, region: u64) -> Result<u64, HostError> {
+        match &mut self.response {
+            Response::Fresh => Err(HostError::State),
+            Response::Committed(_) => Ok(region),
+            Response::Staged(staged) => {
+                let body = whole_body_file(staged.content_length, region);
+                if staged.content_length.is_none() || body.replace_length {
+                    staged.set_content_length(body.len);
+                }
+                Ok(body.len)
+            }
+        }
+    }
+
+    fn write_would_block(&self, len: usize) -> bool {
+        // The head and framing ride along with the data; a little slack covers them.
+        let len = len as u64 + 1024;
+        self.out.would_block(len)
+            || self.out.queued_memory().saturating_add(len) >= self.settings.outbuf_overflow
+    }
+
+    fn commit(&mut self) -> Result<(), HostError> {
+        match self.response {
+            Response::Fresh => Err(HostError::State),
+            Response::Committed(_) => Ok(()),
+            Response::Staged(_) => {
+                let head = self.commit_head(None)?;
+                self.push(head)
+            }
+        }
+    }
+
     fn start(
         &mut self,
         status: u16,
@@ -579,7 +628,7 @@ impl HostRequest for HostSide<'_> {
         let prefix = match &self.response {
             Response::Fresh => return Err(HostError::State),
             Response::Staged(_) if data.is_empty() && !last => return Ok(()),
-            Response::Staged(_) => self.commit(last.then_some(data.len() as u64))?,
+            Response::Staged(_) => self.commit_head(last.then_some(data.len() as u64))?,
             Response::Committed(_) => Vec::new(),
         };
         self.write_body(prefix, data)
@@ -608,7 +657,7 @@ impl HostRequest for HostSide<'_> {
         }
         let head = match &self.response {
             Response::Fresh => return Err(HostError::State),
-            Response::Staged(_) => self.commit(last.then_some(len))?,
+            Response::Staged(_) => self.commit_head(last.then_some(len))?,
             Response::Committed(_) => Vec::new(),
         };
         let id = self.id;
@@ -673,7 +722,7 @@ impl HostRequest for HostSide<'_> {
             b"SERVER_SOFTWARE" => self.settings.ident.as_bytes(),
             b"REMOTE_ADDR" | b"REMOTE_HOST" => r.remote_addr.as_bytes(),
             b"REMOTE_PORT" => r.remote_port.as_bytes(),
-            b"CONTENT_TYPE" => &r.content_type,
+            b"CONTENT_TYPE" => r.content_type.as_deref().unwrap_or_default(),
             b"CONTENT_LENGTH" => &r.content_length_text,
             b"REQUEST_ID" => &r.request_id_text,
             b"wsgi.url_scheme" => &r.url_scheme,
@@ -693,6 +742,10 @@ impl HostRequest for HostSide<'_> {
             }
         };
         Some(v)
+    }
+
+    fn http_vars(&self) -> &[(Vec<u8>, Vec<u8>)] {
+        self.request.cgi_headers()
     }
 
     fn set_error(&mut self, detail: &[u8]) {

@@ -5,7 +5,8 @@
 //! its `handle()` runs).
 #![allow(unsafe_code)]
 
-use super::{HostError, HostInfo, HostRequest, RequestSlot, RequestView};
+use super::RequestSlot;
+use crate::app::{HostError, HostInfo, HostRequest, RequestView};
 use std::ffi::{c_int, c_void};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use waitressd_sdk::sys::{self, wd_header, wd_request, wd_str};
@@ -98,7 +99,7 @@ pub(super) fn fill_view(slot: &mut RequestSlot, view: &RequestView<'_>) {
         remote_addr: s(view.remote_addr),
         remote_port: s(view.remote_port),
         remote_host: s(view.remote_host),
-        content_type: s(view.content_type),
+        content_type: s(view.content_type.unwrap_or_default()),
         headers: slot.headers.as_ptr(),
         n_headers: slot.headers.len(),
         content_length: view.content_length,

@@ -1,0 +1,184 @@
+//! The process entry, shared by the `waitressd` binary and the Python extension's
+//! `main()`: block signals, read the configuration, bind (or adopt the sockets
+//! systemd passed), write the pid file, and hand over to the master. Errors become
+//! exit codes here and nowhere else (see `exit.rs`).
+//!
+//! A process without an embedded interpreter (the cargo-built binary) cannot import
+//! a Python app itself; `delegate_to_python` replaces it, same pid, with a Python
+//! that has waitressd installed, so pid files, `LISTEN_FDS` and `NOTIFY_SOCKET` keep
+//! working.
+use crate::config::{ArgsError, Config};
+use crate::master::{Master, MasterSignals};
+use crate::{embed, exit, net, pidfile, sys, systemd};
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+
+/// Run the server as the command line `args` (argv, program name first) says.
+pub fn main(args: Vec<OsString>) -> exit::Code {
+    // First of all: a signal that arrives before its handler exists must wait, not
+    // kill the process with its default action.
+    if let Err(e) = sys::block_signals() {
+        eprintln!("waitressd: cannot block signals: {e}");
+        return exit::Code::Failure;
+    }
+    if let Err(e) = sys::ignore_file_size_signal() {
+        eprintln!("waitressd: cannot ignore SIGXFSZ: {e}");
+        return exit::Code::Failure;
+    }
+    let cfg = match Config::from_args(&args) {
+        Ok(cfg) => cfg,
+        Err(ArgsError::Info(text)) => {
+            print!("{text}");
+            return exit::Code::Ok;
+        }
+        Err(ArgsError::Invalid(line)) => {
+            eprintln!("waitressd: {line}");
+            return exit::Code::Usage;
+        }
+    };
+    if cfg.check_config {
+        return match serde_json::to_string_pretty(&cfg.to_json()) {
+            Ok(json) => {
+                println!("{json}");
+                exit::Code::Ok
+            }
+            Err(e) => {
+                eprintln!("waitressd: {e}");
+                exit::Code::Failure
+            }
+        };
+    }
+    crate::logging::init(cfg.log_level);
+    if cfg.app.is_python() && embed::embedder().is_none() {
+        return delegate_to_python(&cfg, &args);
+    }
+    for warning in &cfg.warnings {
+        log::warn!("{warning}");
+    }
+    serve(cfg, args)
+}
+
+fn serve(cfg: Config, args: Vec<OsString>) -> exit::Code {
+    let notifier = systemd::Notifier::from_env();
+    let inherited = systemd::listen_fds();
+    let listeners = if inherited > 0 {
+        log::info!("using {inherited} socket(s) passed by systemd");
+        net::adopt_systemd(inherited)
+    } else {
+        let unix = cfg
+            .unix_socket
+            .as_deref()
+            .map(|p| (p, cfg.unix_socket_perms));
+        net::bind_all(&cfg.listen, unix, cfg.backlog)
+    };
+    let listeners = match listeners {
+        Ok(l) => l,
+        Err(e) => {
+            log::error!("{e}");
+            return exit::Code::Failure;
+        }
+    };
+    let _pid_file = match cfg.pid_file.as_deref().map(pidfile::PidFile::create) {
+        Some(Err(e)) => {
+            log::error!("{e}");
+            net::remove_socket_files(&listeners);
+            return exit::Code::Failure;
+        }
+        Some(Ok(f)) => Some(f),
+        None => None,
+    };
+    for l in &listeners {
+        log::info!("Serving on {}", l.describe());
+    }
+    let signals = match MasterSignals::install() {
+        Ok(s) => s,
+        Err(e) => {
+            log::error!("cannot install signal handlers: {e}");
+            return exit::Code::Failure;
+        }
+    };
+    if let Err(e) = sys::unblock_signals() {
+        log::error!("cannot unblock signals: {e}");
+        return exit::Code::Failure;
+    }
+    Master::new(cfg, args, listeners, signals, notifier).run()
+}
+
+/// This process has no interpreter: become `PYTHON -m waitressd ARGS...`, where
+/// PYTHON is `--python` (an interpreter, or a virtualenv directory) or the active
+/// virtualenv's. Only returns on failure, having said why in one line.
+fn delegate_to_python(cfg: &Config, args: &[OsString]) -> exit::Code {
+    use std::os::unix::process::CommandExt;
+    let app = cfg.app.describe();
+    let python = match find_python(cfg.python.as_deref()) {
+        Ok(p) => p,
+        Err(why) => {
+            log::error!("cannot run the Python app {app}: {why}");
+            return exit::Code::Usage;
+        }
+    };
+    // Ask first, so a virtualenv without waitressd gets a clear answer instead of
+    // Python's "No module named waitressd".
+    let probe = std::process::Command::new(&python)
+        .args(["-c", "import waitressd._native"])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status();
+    match probe {
+        Ok(status) if status.success() => {}
+        Ok(_) => {
+            log::error!(
+                "cannot run the Python app {app}: {} has no waitressd package (pip install it there)",
+                python.display()
+            );
+            return exit::Code::Usage;
+        }
+        Err(e) => {
+            log::error!(
+                "cannot run the Python app {app}: cannot start {}: {e}",
+                python.display()
+            );
+            return exit::Code::Usage;
+        }
+    }
+    log::debug!("handing {app} to {}", python.display());
+    // Signals stay blocked across exec: the new image installs its handlers first.
+    let err = std::process::Command::new(&python)
+        .arg0("waitressd")
+        .args(["-m", "waitressd"])
+        .args(args.iter().skip(1))
+        .exec();
+    log::error!("cannot run {}: {err}", python.display());
+    exit::Code::Failure
+}
+
+/// `--python` (an interpreter, or a virtualenv whose `bin/python` is used), else
+/// `$VIRTUAL_ENV/bin/python`.
+fn find_python(flag: Option<&Path>) -> Result<PathBuf, String> {
+    let (candidate, from) =
+        match flag {
+            Some(p) => (p.to_path_buf(), "--python"),
+            None => match std::env::var_os("VIRTUAL_ENV") {
+                Some(venv) if !venv.is_empty() => (PathBuf::from(venv), "$VIRTUAL_ENV"),
+                _ => return Err(
+                    "this waitressd has no Python of its own; activate the virtualenv that has \
+                     waitressd installed, pass --python, or run that virtualenv's waitressd"
+                        .to_string(),
+                ),
+            },
+        };
+    let python = if candidate.is_dir() {
+        candidate.join("bin").join("python")
+    } else {
+        candidate.clone()
+    };
+    if python.is_file() {
+        Ok(python)
+    } else {
+        Err(format!(
+            "{from} is {}, which is neither a Python interpreter nor a virtualenv",
+            candidate.display()
+        ))
+    }
+}
