@@ -28,13 +28,15 @@ def boot(target, call, options, server_signals):
     waitressd.app_options.clear()
     waitressd.app_options.update(options)
     _refuse_server_signals(frozenset(server_signals))
-    for stream in (sys.stdout, sys.stderr):
-        reconfigure = getattr(stream, "reconfigure", None)
-        if reconfigure is not None:
-            try:
-                reconfigure(line_buffering=True)
-            except (ValueError, OSError):
-                pass
+    # print() goes where the server logs, line by line: the worker's stdout may
+    # carry the access log (--access-log -), which app output must not garble.
+    reconfigure = getattr(sys.stderr, "reconfigure", None)
+    if reconfigure is not None:
+        try:
+            reconfigure(line_buffering=True)
+        except (ValueError, OSError):
+            pass
+    sys.stdout = sys.stderr
     app = pkgutil.resolve_name(target)
     if call:
         app = app()

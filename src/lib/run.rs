@@ -28,7 +28,7 @@ pub fn main(args: Vec<OsString>) -> exit::Code {
     let cfg = match Config::from_args(&args) {
         Ok(cfg) => cfg,
         Err(ArgsError::Info(text)) => {
-            print!("{text}");
+            print_out(&text);
             return exit::Code::Ok;
         }
         Err(ArgsError::Invalid(line)) => {
@@ -39,7 +39,7 @@ pub fn main(args: Vec<OsString>) -> exit::Code {
     if cfg.check_config {
         return match serde_json::to_string_pretty(&cfg.to_json()) {
             Ok(json) => {
-                println!("{json}");
+                print_out(&format!("{json}\n"));
                 exit::Code::Ok
             }
             Err(e) => {
@@ -56,6 +56,14 @@ pub fn main(args: Vec<OsString>) -> exit::Code {
         log::warn!("{warning}");
     }
     serve(cfg, args)
+}
+
+/// Write to standard output; a reader that went away (`| head`) is not an error
+/// (SIGPIPE is ignored, so the write fails with EPIPE instead of killing us).
+fn print_out(text: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
 }
 
 fn serve(cfg: Config, args: Vec<OsString>) -> exit::Code {
@@ -108,7 +116,7 @@ fn serve(cfg: Config, args: Vec<OsString>) -> exit::Code {
 /// PYTHON is `--python` (an interpreter, or a virtualenv directory) or the active
 /// virtualenv's. Only returns on failure, having said why in one line.
 fn delegate_to_python(cfg: &Config, args: &[OsString]) -> exit::Code {
-    use std::os::unix::process::CommandExt;
+    use std::os::unix::process::CommandExt as _;
     let app = cfg.app.describe();
     let python = match find_python(cfg.python.as_deref()) {
         Ok(p) => p,
@@ -144,8 +152,9 @@ fn delegate_to_python(cfg: &Config, args: &[OsString]) -> exit::Code {
     }
     log::debug!("handing {app} to {}", python.display());
     // Signals stay blocked across exec: the new image installs its handlers first.
+    // argv[0] stays the interpreter's path: CPython finds its prefix (and the
+    // virtualenv) from it.
     let err = std::process::Command::new(&python)
-        .arg0("waitressd")
         .args(["-m", "waitressd"])
         .args(args.iter().skip(1))
         .exec();

@@ -438,25 +438,29 @@ fn exchange(s: &Server, input: &[u8]) -> Result<Vec<u8>, String> {
     Ok(crate::util::read_to_close(&mut c))
 }
 
+/// Every case against the echo app, native and Python (wsgiref.validate refuses
+/// some of the methods the cases use, so the validated twin sits this one out).
 #[test]
 fn the_hostile_suite() {
     assert!(CASES.len() >= 150, "{} cases", CASES.len());
-    let s = Server::start("echo", &[]);
-    let failures: Vec<String> = CASES
-        .iter()
-        .filter_map(|case| {
-            check(&s, case)
-                .err()
-                .map(|e| format!("{} [{}]: {e}", case.name, case.cite))
-        })
-        .collect();
-    assert!(
-        failures.is_empty(),
-        "{} of {} cases failed:\n{}",
-        failures.len(),
-        CASES.len(),
-        failures.join("\n")
-    );
+    crate::util::each_of(crate::util::twins_unvalidated(), |twin| {
+        let s = Server::start_twin("echo", twin, &[]);
+        let failures: Vec<String> = CASES
+            .iter()
+            .filter_map(|case| {
+                check(&s, case)
+                    .err()
+                    .map(|e| format!("{} [{}]: {e}", case.name, case.cite))
+            })
+            .collect();
+        assert!(
+            failures.is_empty(),
+            "{twin}: {} of {} cases failed:\n{}",
+            failures.len(),
+            CASES.len(),
+            failures.join("\n")
+        );
+    });
 }
 
 #[test]

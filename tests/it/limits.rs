@@ -1,36 +1,46 @@
 //! Limits and buffers with Waitress's names: max_request_header_size (431),
 //! max_request_body_size (413), inbuf_overflow (bodies spill to disk),
 //! outbuf_high_watermark (backpressure), connection_limit, channel_timeout.
-use crate::util::{parse_all, read_response, Server};
+use crate::util::{each_twin, parse_all, read_response, Server};
 use std::io::{BufReader, Read, Write};
 use std::time::Duration;
 
 #[test]
 fn an_oversized_head_gets_431() {
-    let s = Server::start("echo_body_only", &["--max-request-header-size", "1024"]);
-    let big = "a".repeat(2000);
-    let raw = s.exchange(format!("GET / HTTP/1.1\r\nHost: h\r\nX-Big: {big}\r\n\r\n").as_bytes());
-    let rs = parse_all(&raw);
-    assert_eq!(rs.len(), 1);
-    assert_eq!(rs[0].status, 431);
-    assert!(rs[0].closes());
+    each_twin(|twin| {
+        let s = Server::start_twin(
+            "echo_body_only",
+            twin,
+            &["--max-request-header-size", "1024"],
+        );
+        let big = "a".repeat(2000);
+        let raw =
+            s.exchange(format!("GET / HTTP/1.1\r\nHost: h\r\nX-Big: {big}\r\n\r\n").as_bytes());
+        let rs = parse_all(&raw);
+        assert_eq!(rs.len(), 1);
+        assert_eq!(rs[0].status, 431);
+        assert!(rs[0].closes());
+    });
 }
 
 #[test]
 fn an_oversized_body_gets_413_whether_declared_or_chunked() {
-    let s = Server::start("echo_body_only", &["--max-request-body-size", "10"]);
-    let raw = s.exchange(b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 11\r\n\r\n01234567890");
-    assert_eq!(parse_all(&raw)[0].status, 413);
-    let raw = s.exchange(
+    each_twin(|twin| {
+        let s = Server::start_twin("echo_body_only", twin, &["--max-request-body-size", "10"]);
+        let raw =
+            s.exchange(b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 11\r\n\r\n01234567890");
+        assert_eq!(parse_all(&raw)[0].status, 413);
+        let raw = s.exchange(
         b"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n6\r\n012345\r\n6\r\n012345\r\n0\r\n\r\n",
     );
-    let rs = parse_all(&raw);
-    assert_eq!(rs.len(), 1);
-    assert_eq!(rs[0].status, 413);
-    assert!(rs[0].closes());
-    // Exactly at the limit is fine.
-    let r = s.request(b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 10\r\n\r\n0123456789");
-    assert_eq!(r.body, b"0123456789");
+        let rs = parse_all(&raw);
+        assert_eq!(rs.len(), 1);
+        assert_eq!(rs[0].status, 413);
+        assert!(rs[0].closes());
+        // Exactly at the limit is fine.
+        let r = s.request(b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 10\r\n\r\n0123456789");
+        assert_eq!(r.body, b"0123456789");
+    });
 }
 
 /// A 100 MiB upload goes to an unlinked temp file past inbuf_overflow: the worker's
@@ -110,27 +120,29 @@ fn a_slow_reader_of_200_mib_does_not_grow_the_worker() {
 
 #[test]
 fn connection_limit_stops_accepting_until_a_connection_closes() {
-    let s = Server::start("echo_body_only", &["--connection-limit", "2"]);
-    let a = s.connect();
-    let b = s.connect();
-    // Let the server accept both before the third arrives.
-    std::thread::sleep(Duration::from_millis(200));
-    let mut c = s.connect();
-    c.write_all(b"GET / HTTP/1.1\r\nHost: h\r\n\r\n").unwrap();
-    std::thread::sleep(Duration::from_millis(300));
-    c.set_nonblocking(true).unwrap();
-    let mut probe = [0u8; 1];
-    assert_eq!(
-        c.peek(&mut probe).map_err(|e| e.kind()),
-        Err(std::io::ErrorKind::WouldBlock),
-        "the third connection must wait while two are open"
-    );
-    c.set_nonblocking(false).unwrap();
-    drop(a);
-    let mut r = BufReader::new(c);
-    let resp = read_response(&mut r, false).unwrap();
-    assert_eq!(resp.status, 200);
-    drop(b);
+    each_twin(|twin| {
+        let s = Server::start_twin("echo_body_only", twin, &["--connection-limit", "2"]);
+        let a = s.connect();
+        let b = s.connect();
+        // Let the server accept both before the third arrives.
+        std::thread::sleep(Duration::from_millis(200));
+        let mut c = s.connect();
+        c.write_all(b"GET / HTTP/1.1\r\nHost: h\r\n\r\n").unwrap();
+        std::thread::sleep(Duration::from_millis(300));
+        c.set_nonblocking(true).unwrap();
+        let mut probe = [0u8; 1];
+        assert_eq!(
+            c.peek(&mut probe).map_err(|e| e.kind()),
+            Err(std::io::ErrorKind::WouldBlock),
+            "the third connection must wait while two are open"
+        );
+        c.set_nonblocking(false).unwrap();
+        drop(a);
+        let mut r = BufReader::new(c);
+        let resp = read_response(&mut r, false).unwrap();
+        assert_eq!(resp.status, 200);
+        drop(b);
+    });
 }
 
 #[test]

@@ -32,3 +32,6 @@ mod parity;
 mod rejects;
 /// The master: workers, crashes, reloads under load, stop, signals, sockets, systemd.
 mod supervisor;
+/// Python WSGI apps: boot, PEP 3333 and Waitress's environ, failures, threads,
+/// signals, the cargo binary handing them to a virtualenv, reload and drain.
+mod wsgi;

@@ -7,8 +7,8 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-fn echo_with(args: &[&str]) -> Server {
-    Server::start("echo", args)
+fn echo_with(twin: &crate::util::Twin, args: &[&str]) -> Server {
+    Server::start_twin("echo", twin, args)
 }
 
 fn eventually(what: &str, timeout: Duration, mut cond: impl FnMut() -> bool) {
@@ -23,101 +23,122 @@ fn eventually(what: &str, timeout: Duration, mut cond: impl FnMut() -> bool) {
 
 #[test]
 fn untrusted_peers_lose_their_proxy_headers() {
-    let s = echo_with(&["--log-untrusted-proxy-headers"]);
-    let r = s.request(
+    crate::util::each_twin(|twin| {
+        let s = echo_with(twin, &["--log-untrusted-proxy-headers"]);
+        let r = s.request(
         b"GET / HTTP/1.1\r\nHost: h\r\nX-Forwarded-For: 1.2.3.4\r\nX-Forwarded-Proto: https\r\nForwarded: for=1.2.3.4\r\nX-Other: kept\r\n\r\n",
     );
-    let e = r.echo();
-    assert_eq!(e["remote_addr"], "127.0.0.1");
-    assert_eq!(e["scheme"], "http");
-    assert!(e["headers"].get("X_FORWARDED_FOR").is_none());
-    assert!(e["headers"].get("X_FORWARDED_PROTO").is_none());
-    assert!(e["headers"].get("FORWARDED").is_none());
-    assert_eq!(e["headers"]["X_OTHER"], "kept");
-    assert!(s.wait_for_log("Removed untrusted headers", Duration::from_secs(5)));
+        let e = r.echo();
+        assert_eq!(e["remote_addr"], "127.0.0.1");
+        assert_eq!(e["scheme"], "http");
+        assert!(e["headers"].get("X_FORWARDED_FOR").is_none());
+        assert!(e["headers"].get("X_FORWARDED_PROTO").is_none());
+        assert!(e["headers"].get("FORWARDED").is_none());
+        assert_eq!(e["headers"]["X_OTHER"], "kept");
+        assert!(s.wait_for_log("Removed untrusted headers", Duration::from_secs(5)));
+    });
 }
 
 #[test]
 fn keep_untrusted_headers_when_asked() {
-    let s = echo_with(&["--no-clear-untrusted-proxy-headers"]);
-    let r = s.request(b"GET / HTTP/1.1\r\nHost: h\r\nX-Forwarded-For: 1.2.3.4\r\n\r\n");
-    assert_eq!(r.echo()["headers"]["X_FORWARDED_FOR"], "1.2.3.4");
-    assert_eq!(r.echo()["remote_addr"], "127.0.0.1");
+    crate::util::each_twin(|twin| {
+        let s = echo_with(twin, &["--no-clear-untrusted-proxy-headers"]);
+        let r = s.request(b"GET / HTTP/1.1\r\nHost: h\r\nX-Forwarded-For: 1.2.3.4\r\n\r\n");
+        assert_eq!(r.echo()["headers"]["X_FORWARDED_FOR"], "1.2.3.4");
+        assert_eq!(r.echo()["remote_addr"], "127.0.0.1");
+    });
 }
 
 #[test]
 fn x_forwarded_headers_from_a_trusted_proxy() {
-    let s = echo_with(&[
-        "--trusted-proxy",
-        "127.0.0.1",
-        "--trusted-proxy-count",
-        "2",
-        "--trusted-proxy-headers",
-        "x-forwarded-for x-forwarded-host x-forwarded-proto x-forwarded-port",
-    ]);
-    let r = s.request(
+    crate::util::each_twin(|twin| {
+        let s = echo_with(
+            twin,
+            &[
+                "--trusted-proxy",
+                "127.0.0.1",
+                "--trusted-proxy-count",
+                "2",
+                "--trusted-proxy-headers",
+                "x-forwarded-for x-forwarded-host x-forwarded-proto x-forwarded-port",
+            ],
+        );
+        let r = s.request(
         b"GET /p HTTP/1.1\r\nHost: internal:9000\r\nX-Forwarded-For: 192.0.2.1, 198.51.100.2, 203.0.113.1\r\nX-Forwarded-Host: example.com\r\nX-Forwarded-Proto: https\r\nX-Forwarded-Port: 8443\r\n\r\n",
     );
-    let e = r.echo();
-    assert_eq!(e["remote_addr"], "198.51.100.2");
-    assert_eq!(e["remote_host"], "198.51.100.2");
-    assert_eq!(e["scheme"], "https");
-    assert_eq!(e["server_name"], "example.com");
-    assert_eq!(e["server_port"], "8443");
-    assert_eq!(e["headers"]["HOST"], "example.com:8443");
-    // Only the trusted hops reach the app (Waitress 3.0.2's fix).
-    assert_eq!(e["headers"]["X_FORWARDED_FOR"], "198.51.100.2, 203.0.113.1");
+        let e = r.echo();
+        assert_eq!(e["remote_addr"], "198.51.100.2");
+        assert_eq!(e["remote_host"], "198.51.100.2");
+        assert_eq!(e["scheme"], "https");
+        assert_eq!(e["server_name"], "example.com");
+        assert_eq!(e["server_port"], "8443");
+        assert_eq!(e["headers"]["HOST"], "example.com:8443");
+        // Only the trusted hops reach the app (Waitress 3.0.2's fix).
+        assert_eq!(e["headers"]["X_FORWARDED_FOR"], "198.51.100.2, 203.0.113.1");
+    });
 }
 
 #[test]
 fn forwarded_from_a_trusted_proxy_with_ipv6() {
-    let s = echo_with(&[
-        "--trusted-proxy",
-        "*",
-        "--trusted-proxy-headers",
-        "forwarded",
-    ]);
-    let r = s.request(
+    crate::util::each_twin(|twin| {
+        let s = echo_with(
+            twin,
+            &[
+                "--trusted-proxy",
+                "*",
+                "--trusted-proxy-headers",
+                "forwarded",
+            ],
+        );
+        let r = s.request(
         b"GET / HTTP/1.1\r\nHost: h\r\nForwarded: for=\"[2001:db8::1]:3821\";host=\"example.com:8443\";proto=https\r\nX-Forwarded-For: 9.9.9.9\r\n\r\n",
     );
-    let e = r.echo();
-    assert_eq!(e["remote_addr"], "2001:db8::1");
-    assert_eq!(e["scheme"], "https");
-    assert_eq!(e["server_name"], "example.com");
-    assert_eq!(e["server_port"], "8443");
-    assert!(
-        e["headers"].get("X_FORWARDED_FOR").is_none(),
-        "untrusted alongside Forwarded"
-    );
+        let e = r.echo();
+        assert_eq!(e["remote_addr"], "2001:db8::1");
+        assert_eq!(e["scheme"], "https");
+        assert_eq!(e["server_name"], "example.com");
+        assert_eq!(e["server_port"], "8443");
+        assert!(
+            e["headers"].get("X_FORWARDED_FOR").is_none(),
+            "untrusted alongside Forwarded"
+        );
+    });
 }
 
 #[test]
 fn a_malformed_trusted_header_is_a_400() {
-    let s = echo_with(&[
-        "--trusted-proxy",
-        "*",
-        "--trusted-proxy-headers",
-        "x-forwarded-proto",
-    ]);
-    let raw = s.exchange(b"GET / HTTP/1.1\r\nHost: h\r\nX-Forwarded-Proto: gopher\r\n\r\n");
-    let rs = crate::util::parse_all(&raw);
-    assert_eq!(rs[0].status, 400);
-    assert!(
-        rs[0]
-            .body_str()
-            .contains("Header \"X-Forwarded-Proto\" malformed."),
-        "{}",
-        rs[0].body_str()
-    );
-    assert!(s.wait_for_log("Malformed proxy header", Duration::from_secs(5)));
+    crate::util::each_twin(|twin| {
+        let s = echo_with(
+            twin,
+            &[
+                "--trusted-proxy",
+                "*",
+                "--trusted-proxy-headers",
+                "x-forwarded-proto",
+            ],
+        );
+        let raw = s.exchange(b"GET / HTTP/1.1\r\nHost: h\r\nX-Forwarded-Proto: gopher\r\n\r\n");
+        let rs = crate::util::parse_all(&raw);
+        assert_eq!(rs[0].status, 400);
+        assert!(
+            rs[0]
+                .body_str()
+                .contains("Header \"X-Forwarded-Proto\" malformed."),
+            "{}",
+            rs[0].body_str()
+        );
+        assert!(s.wait_for_log("Malformed proxy header", Duration::from_secs(5)));
+    });
 }
 
 #[test]
 fn trusted_proxy_alone_trusts_x_forwarded_proto() {
-    let s = echo_with(&["--trusted-proxy", "127.0.0.1"]);
-    let r = s.request(b"GET / HTTP/1.1\r\nHost: h\r\nX-Forwarded-Proto: https\r\nX-Forwarded-For: 1.1.1.1\r\n\r\n");
-    assert_eq!(r.echo()["scheme"], "https");
-    assert_eq!(r.echo()["remote_addr"], "127.0.0.1");
+    crate::util::each_twin(|twin| {
+        let s = echo_with(twin, &["--trusted-proxy", "127.0.0.1"]);
+        let r = s.request(b"GET / HTTP/1.1\r\nHost: h\r\nX-Forwarded-Proto: https\r\nX-Forwarded-For: 1.1.1.1\r\n\r\n");
+        assert_eq!(r.echo()["scheme"], "https");
+        assert_eq!(r.echo()["remote_addr"], "127.0.0.1");
+    });
 }
 
 #[test]

@@ -493,6 +493,20 @@ fn ttin_and_ttou_change_the_worker_count_never_below_one() {
     assert!(get(&s, "/").starts_with("version="));
 }
 
+/// Whether `pid`'s main has begun: it blocks SIGHUP first thing (`SigBlk` in
+/// /proc), and later catches it (`SigCgt`).
+fn signals_blocked(pid: u32) -> bool {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let has_hup = |field: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(field))
+            .and_then(|mask| u64::from_str_radix(mask.trim(), 16).ok())
+            .is_some_and(|mask| mask & (1 << (libc::SIGHUP - 1)) != 0)
+    };
+    has_hup("SigBlk:") || has_hup("SigCgt:")
+}
+
 #[test]
 fn signals_during_startup_neither_kill_nor_orphan() {
     let dir = tempfile::tempdir().unwrap();
@@ -505,10 +519,10 @@ fn signals_during_startup_neither_kill_nor_orphan() {
         libc::SIGTTIN,
         libc::SIGQUIT,
     ] {
-        // From 5 ms on: before that the signal can land while the new process is
-        // still in exec/ld.so, before main's first instruction blocks signals — a
+        // Counted from main's first instruction, which blocks the signals: before
+        // it the signal can land while the new process is still in exec/ld.so, a
         // window no program can close (systemd never signals a service that early).
-        for delay_ms in [5u64, 40] {
+        for delay_ms in [0u64, 40] {
             let mut child = Command::new(BIN)
                 .args(["--listen", "127.0.0.1:0", "--workers", "2"])
                 .args(["--app-opt", "boot_sleep_ms=150"])
@@ -519,6 +533,9 @@ fn signals_during_startup_neither_kill_nor_orphan() {
                 .spawn()
                 .unwrap();
             let master = child.id();
+            eventually("main blocked its signals", Duration::from_secs(10), || {
+                signals_blocked(master)
+            });
             std::thread::sleep(Duration::from_millis(delay_ms));
             signal(master, sig);
             let stops = [libc::SIGTERM, libc::SIGINT, libc::SIGQUIT].contains(&sig);

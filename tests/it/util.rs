@@ -35,17 +35,169 @@ pub fn app(name: &str) -> PathBuf {
     path
 }
 
+/// The virtualenvs, with waitressd installed by pip, that Python apps are served
+/// from: `$WAITRESSD_TEST_VENVS` (colon-separated), which `scripts/test.sh` sets.
+/// Without one, a test that needs Python fails and says how to get one.
+pub fn python_venvs() -> Vec<PathBuf> {
+    let venvs: Vec<PathBuf> = std::env::var("WAITRESSD_TEST_VENVS")
+        .unwrap_or_default()
+        .split(':')
+        .filter(|p| !p.is_empty())
+        .map(PathBuf::from)
+        .collect();
+    assert!(
+        !venvs.is_empty(),
+        "this test serves Python apps: run the suite with scripts/test.sh, which builds \
+         the virtualenvs and sets WAITRESSD_TEST_VENVS"
+    );
+    for v in &venvs {
+        assert!(
+            v.join("bin/waitressd").exists(),
+            "{} has no bin/waitressd (pip install the repository into it)",
+            v.display()
+        );
+    }
+    venvs
+}
+
+/// The first test virtualenv (for tests that need one Python, not each).
+pub fn python_venv() -> PathBuf {
+    python_venvs().remove(0)
+}
+
+/// One way to serve a fixture app: its native .so, its Python twin (from a
+/// virtualenv), or the twin wrapped in `wsgiref.validate.validator` with its
+/// warnings as errors.
+#[derive(Debug, Clone)]
+pub enum Twin {
+    Native,
+    Python(PathBuf),
+    Validated(PathBuf),
+}
+
+impl Twin {
+    pub fn is_python(&self) -> bool {
+        !matches!(self, Twin::Native)
+    }
+}
+
+impl std::fmt::Display for Twin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let py = |v: &Path| {
+            v.file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default()
+        };
+        match self {
+            Twin::Native => write!(f, "native"),
+            Twin::Python(v) => write!(f, "python ({})", py(v)),
+            Twin::Validated(v) => write!(f, "python under wsgiref.validate ({})", py(v)),
+        }
+    }
+}
+
+/// Every way to serve a fixture: the native app, then for each test virtualenv the
+/// Python twin plain and validated.
+pub fn twins() -> Vec<Twin> {
+    let mut all = vec![Twin::Native];
+    for v in python_venvs() {
+        all.push(Twin::Python(v.clone()));
+        all.push(Twin::Validated(v));
+    }
+    all
+}
+
+/// As `twins`, without the validated form (for requests wsgiref.validate refuses,
+/// such as methods outside its list).
+pub fn twins_unvalidated() -> Vec<Twin> {
+    twins()
+        .into_iter()
+        .filter(|t| !matches!(t, Twin::Validated(_)))
+        .collect()
+}
+
+/// Run `check` once for each way of serving a fixture (`twins()`); the twin being
+/// checked is printed first, so a failure's output names it.
+pub fn each_twin(check: impl Fn(&Twin)) {
+    each_of(twins(), check)
+}
+
+/// As `each_twin`, for the given twins.
+pub fn each_of(twins: Vec<Twin>, check: impl Fn(&Twin)) {
+    for twin in &twins {
+        eprintln!("--- served by: {twin}");
+        check(twin);
+    }
+}
+
+/// `module:callable` and the directory to run it from, for a Python twin.
+fn python_twin(name: &str, validated: bool) -> (String, PathBuf) {
+    let mut cmd = Command::new(Path::new(ROOT).join("scripts/example-app"));
+    cmd.arg(name).arg("--python");
+    if validated {
+        cmd.arg("--validated");
+    }
+    let out = cmd
+        .stderr(Stdio::inherit())
+        .output()
+        .expect("run scripts/example-app");
+    assert!(
+        out.status.success(),
+        "scripts/example-app {name} --python failed"
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    let mut lines = text.lines();
+    let target = lines.next().expect("module:callable").to_string();
+    let dir = PathBuf::from(lines.next().expect("a directory"));
+    (target, dir)
+}
+
+/// Log lines that mean a validated twin broke PEP 3333 without failing a request
+/// (wsgiref.validate's checks in `__del__` only print).
+const VALIDATOR_COMPLAINTS: [&str; 3] = [
+    "Iterator garbage collected without being closed",
+    "WSGIWarning",
+    "AssertionError",
+];
+
 /// A running server process.
 pub struct Server {
     child: Child,
     pub port: u16,
     log: Arc<Mutex<Vec<String>>>,
+    /// Served a validated twin: its log must stay free of validator complaints.
+    validated: bool,
 }
 
 impl Server {
     /// `waitressd --listen 127.0.0.1:0 ARGS APP`.
     pub fn start(app_name: &str, args: &[&str]) -> Server {
         Server::start_path(&app(app_name), args)
+    }
+
+    /// Serve fixture `name` the way `twin` says.
+    pub fn start_twin(name: &str, twin: &Twin, args: &[&str]) -> Server {
+        match twin {
+            Twin::Native => Server::start(name, args),
+            Twin::Python(venv) | Twin::Validated(venv) => {
+                let validated = matches!(twin, Twin::Validated(_));
+                let (target, dir) = python_twin(name, validated);
+                let mut s = Server::start_python(venv, &dir, &target, args);
+                s.validated = validated;
+                s
+            }
+        }
+    }
+
+    /// `VENV/bin/waitressd --listen 127.0.0.1:0 ARGS TARGET`, run from `dir`.
+    pub fn start_python(venv: &Path, dir: &Path, target: &str, args: &[&str]) -> Server {
+        let mut cmd = Command::new(venv.join("bin/waitressd"));
+        cmd.current_dir(dir)
+            .arg("--listen")
+            .arg("127.0.0.1:0")
+            .args(args)
+            .arg(target);
+        Server::spawn(cmd)
     }
 
     pub fn start_path(app: &Path, args: &[&str]) -> Server {
@@ -114,6 +266,7 @@ impl Server {
                 child,
                 port: 0,
                 log,
+                validated: false,
             },
             rest,
         )
@@ -243,6 +396,18 @@ impl Drop for Server {
             signal(self.child.id(), libc::SIGKILL);
         }
         let _ = self.child.wait();
+        if self.validated && !std::thread::panicking() {
+            let log = self.log();
+            let complaints: Vec<&String> = log
+                .iter()
+                .filter(|l| VALIDATOR_COMPLAINTS.iter().any(|c| l.contains(c)))
+                .collect();
+            assert!(
+                complaints.is_empty(),
+                "wsgiref.validate complained:\n{}",
+                log.join("\n")
+            );
+        }
     }
 }
 

@@ -264,3 +264,25 @@ pub fn host_error(e: HostError, what: &str) -> PyErr {
         other => PyRuntimeError::new_err(format!("{what} failed ({other:?})")),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_and_headers_are_latin1() {
+        assert_eq!(latin1_bytes("caf\u{e9}", "x").unwrap(), b"caf\xe9");
+        Python::initialize();
+        Python::attach(|py| {
+            let err = latin1_bytes("\u{20ac}", "header value").unwrap_err();
+            assert!(err.value(py).to_string().contains("is not latin-1"));
+            let status = |s: &str| status_line(PyString::new(py, s).as_any());
+            assert_eq!(status("200 OK").unwrap(), (200, b"OK".to_vec()));
+            assert_eq!(status("404").unwrap(), (404, Vec::new()));
+            assert_eq!(status("599 Caf\u{e9}").unwrap(), (599, b"Caf\xe9".to_vec()));
+            for bad in ["OK", "20 OK", "2000 OK", "099 Low", "20x OK", ""] {
+                assert!(status(bad).is_err(), "{bad:?}");
+            }
+        });
+    }
+}

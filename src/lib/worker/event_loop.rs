@@ -190,9 +190,21 @@ struct Connection {
     /// When the connection last came to rest between requests (accepted, or its
     /// response written); None while a request is on its way or being served.
     resting_since: Option<Instant>,
-    /// The longest its client has rested before sending a request on it: how soon a
-    /// request may still follow when a drain starts (`drain_patience`).
-    longest_rest: Option<Duration>,
+    /// How its client has used it so far, for `drain_patience`.
+    pace: Pace,
+}
+
+/// What a connection's client has shown of its habits, which decides how long a
+/// drain waits before closing it between requests (`drain_patience`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Pace {
+    /// No request yet: the client has just connected and is about to send one.
+    Fresh,
+    /// One request, sent `after` the connection opened; not reused since.
+    OneRequest { after: Duration },
+    /// More than one request: a client that reuses its connection, perhaps in a
+    /// loop that sends the next request moments after each response.
+    Reused,
 }
 
 /// Whether new connections are taken.
@@ -468,7 +480,7 @@ impl<'p> EventLoop<'p> {
             last_activity: Instant::now(),
             head_since: None,
             resting_since: Some(Instant::now()),
-            longest_rest: None,
+            pace: Pace::Fresh,
         });
         self.open += 1;
         self.drive(index);
@@ -516,7 +528,10 @@ impl<'p> EventLoop<'p> {
             if let Some(since) = c.resting_since {
                 if !c.conn.is_between_requests() {
                     let rest = c.last_activity.saturating_duration_since(since);
-                    c.longest_rest = Some(c.longest_rest.map_or(rest, |r| r.max(rest)));
+                    c.pace = match c.pace {
+                        Pace::Fresh => Pace::OneRequest { after: rest },
+                        Pace::OneRequest { .. } | Pace::Reused => Pace::Reused,
+                    };
                     c.resting_since = None;
                 }
             }
@@ -848,16 +863,18 @@ impl<'p> EventLoop<'p> {
 }
 
 /// How long a draining worker lets a keep-alive connection rest between requests
-/// before closing it. Closing is safe once its client is not about to send: a client
-/// that made its requests and went quiet is closed at once, but one in a request
-/// loop sends its next request moments after each response, and closing in that
-/// moment would fail that request. So a client gets twice the longest rest it has
-/// ever taken before a request on this connection, plus a little; a connection that
-/// has carried no request yet (its client just connected) gets `DRAIN_IDLE`.
+/// before closing it. Closing is safe once its client is not about to send. A client
+/// that made one request and went quiet (a browser tab, a test, a `curl`) is closed
+/// as soon as it has been quiet for twice the time it took to send that request,
+/// plus a little: at once, in practice. A client that reuses its connection may be
+/// in a loop that sends its next request moments after each response, and closing
+/// in that moment would fail that request; it, and a client that has just connected,
+/// get `DRAIN_IDLE` of quiet. A request that does arrive is answered with
+/// `Connection: close`.
 fn drain_patience(c: &Connection) -> Duration {
-    match c.longest_rest {
-        None => DRAIN_IDLE,
-        Some(rest) => rest
+    match c.pace {
+        Pace::Fresh | Pace::Reused => DRAIN_IDLE,
+        Pace::OneRequest { after } => after
             .saturating_mul(2)
             .saturating_add(DRAIN_SLACK)
             .min(DRAIN_IDLE),
