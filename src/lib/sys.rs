@@ -88,3 +88,16 @@ pub fn unblock_signals() -> std::io::Result<()> {
     nix::sys::signal::sigprocmask(SigmaskHow::SIG_UNBLOCK, Some(&handled_set()), None)
         .map_err(std::io::Error::from)
 }
+
+/// writev(2) on a socket this thread does not own (an app thread writing a response
+/// straight out). Caller's contract: `fd` stays open for the call — the caller holds
+/// the connection's OutBuf lock, which the I/O thread takes before it closes the
+/// socket.
+pub fn writev_borrowed(
+    fd: std::os::fd::RawFd,
+    bufs: &[std::io::IoSlice<'_>],
+) -> std::io::Result<usize> {
+    // SAFETY: see the contract: the descriptor is open for the whole call.
+    let fd = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
+    nix::sys::uio::writev(fd, bufs).map_err(std::io::Error::from)
+}

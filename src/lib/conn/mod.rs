@@ -381,7 +381,11 @@ impl Conn {
             match &mut self.write {
                 WriteState::Serving { out, completion } => {
                     if completion.is_none() {
-                        *completion = out.take(&mut self.output);
+                        // Work waiting behind this response (pipelined input, or
+                        // a client that has finished): hear of its end at once.
+                        let prompt =
+                            !self.ready.is_empty() || !self.inbuf.is_empty() || self.peer_eof;
+                        *completion = out.take(&mut self.output, prompt);
                     }
                     if !self.output.is_empty() {
                         return Step::Write;

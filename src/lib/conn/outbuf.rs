@@ -10,15 +10,42 @@
 //! syscall on the I/O side, and never across app code (Waitress #349 is what happens
 //! otherwise). The I/O thread is told about new work through `Notify`, once per
 //! empty → non-empty transition.
+//!
+//! The app thread may also write to the socket itself, as Waitress's task threads
+//! flush: when nothing of this connection's output is in the I/O thread's hands
+//! (`Flush::Owned`), a push is written at once through `DirectWrite`, non-blocking,
+//! and only what the socket did not take is left for the I/O thread. A response
+//! written whole that way needs no wake-up at all: its completion is noted for the
+//! I/O thread's next turn (`Notify::note`), unless the I/O thread asked to hear of it
+//! promptly (it has pipelined requests waiting, or the client has finished).
 use crate::buffer::Segment;
 use std::collections::VecDeque;
-use std::sync::{Condvar, Mutex, MutexGuard};
+use std::io::{self, IoSlice};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
 /// How the I/O thread learns that a connection has output (implemented by the
 /// event loop on a mio `Waker`). Called on app threads.
 pub trait Notify: Send + Sync {
+    /// Wake the I/O thread for `token`.
     fn notify(&self, token: usize);
+    /// Tell the I/O thread about `token` at its next turn, without waking it.
+    fn note(&self, token: usize) {
+        self.notify(token);
+    }
 }
+
+/// A non-blocking write to the connection's socket from an app thread (implemented
+/// by the worker on the socket's descriptor). Called only with the OutBuf's lock
+/// held, and the I/O thread disconnects the OutBuf (taking that lock) before it
+/// closes the socket, so a write never reaches a descriptor that was closed and
+/// reused.
+pub trait DirectWrite: Send + Sync {
+    /// Like writev(2) on a non-blocking socket: Ok(bytes), or WouldBlock when full.
+    fn write_now(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize>;
+}
+
+/// The most memory segments gathered into one direct write.
+const MAX_IOV: usize = 64;
 
 /// How a response ended, decided by the app thread.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,12 +91,28 @@ struct Shared {
     producer: Producer,
     /// Whether a notification is outstanding (the I/O thread has not taken yet).
     notified: bool,
+    /// Bytes the I/O thread has taken and not yet written: while any are, the
+    /// output is in its hands and an app thread must not write.
+    taken: u64,
+    /// The I/O thread wants to hear of the completion at once (it has more to do
+    /// on this connection after the response).
+    prompt: bool,
+}
+
+/// Who may write this connection's pending output right now.
+enum Flush {
+    /// The app thread: nothing is in the I/O thread's hands.
+    Owned,
+    /// The I/O thread (it holds taken segments), or nobody (no direct writer, or
+    /// the peer is gone).
+    NotOurs,
 }
 
 pub struct OutBuf {
     token: usize,
     high_watermark: u64,
-    notify: std::sync::Arc<dyn Notify>,
+    notify: Arc<dyn Notify>,
+    direct: Option<Arc<dyn DirectWrite>>,
     shared: Mutex<Shared>,
     drained: Condvar,
 }
@@ -79,11 +122,12 @@ pub struct OutBuf {
 pub struct Disconnected;
 
 impl OutBuf {
-    pub fn new(token: usize, high_watermark: u64, notify: std::sync::Arc<dyn Notify>) -> OutBuf {
+    pub fn new(token: usize, high_watermark: u64, notify: Arc<dyn Notify>) -> OutBuf {
         OutBuf {
             token,
             high_watermark,
             notify,
+            direct: None,
             shared: Mutex::new(Shared {
                 segments: VecDeque::new(),
                 queued: 0,
@@ -91,8 +135,69 @@ impl OutBuf {
                 peer: Peer::Connected,
                 producer: Producer::Running,
                 notified: false,
+                taken: 0,
+                prompt: false,
             }),
             drained: Condvar::new(),
+        }
+    }
+
+    /// Let the app thread write to the socket itself (see the module doc). Only
+    /// when nothing is queued for the connection ahead of this response.
+    pub fn with_direct_write(mut self, direct: Arc<dyn DirectWrite>) -> OutBuf {
+        self.direct = Some(direct);
+        self
+    }
+
+    fn flush(&self, s: &Shared) -> Flush {
+        if self.direct.is_some() && s.taken == 0 && s.peer != Peer::Gone {
+            Flush::Owned
+        } else {
+            Flush::NotOurs
+        }
+    }
+
+    /// Write the front memory segments straight to the socket (app thread, lock
+    /// held, `Flush::Owned`). Stops at a file segment, a full socket or an error
+    /// (which the I/O thread then meets on its own write and reports).
+    fn write_directly(&self, s: &mut Shared) {
+        let Some(direct) = &self.direct else { return };
+        loop {
+            let mut slices: Vec<IoSlice<'_>> = Vec::with_capacity(4);
+            for seg in s.segments.iter() {
+                match seg {
+                    Segment::Memory { data, pos } if slices.len() < MAX_IOV => {
+                        slices.push(IoSlice::new(&data[*pos..]));
+                    }
+                    _ => break,
+                }
+            }
+            if slices.is_empty() {
+                return;
+            }
+            let written = match direct.write_now(&slices) {
+                Ok(0) => return,
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(_) => return,
+            };
+            drop(slices);
+            s.queued -= written as u64;
+            s.queued_memory -= written as u64;
+            let mut left = written;
+            while left > 0 {
+                let Some(Segment::Memory { data, pos }) = s.segments.front_mut() else {
+                    break;
+                };
+                let avail = data.len() - *pos;
+                if left >= avail {
+                    left -= avail;
+                    s.segments.pop_front();
+                } else {
+                    *pos += left;
+                    left = 0;
+                }
+            }
         }
     }
 
@@ -127,8 +232,13 @@ impl OutBuf {
         s.queued += segment.remaining();
         s.queued_memory += segment.memory_bytes();
         s.segments.push_back(segment);
-        let wake = !s.notified;
-        s.notified = true;
+        if let Flush::Owned = self.flush(&s) {
+            self.write_directly(&mut s);
+        }
+        let wake = !s.segments.is_empty() && !s.notified;
+        if wake {
+            s.notified = true;
+        }
         drop(s);
         if wake {
             self.notify.notify(self.token);
@@ -148,10 +258,20 @@ impl OutBuf {
         let mut s = self.lock();
         debug_assert_eq!(s.producer, Producer::Running, "finish called twice");
         s.producer = Producer::Finished(completion);
-        let wake = !s.notified;
+        if s.notified {
+            return; // the I/O thread will take the completion with what it was told of
+        }
         s.notified = true;
+        // Written whole by this thread, and the connection just waits for its next
+        // request: the I/O thread learns of it at its next turn.
+        let quiet = completion == Completion::KeepAlive
+            && s.segments.is_empty()
+            && s.taken == 0
+            && !s.prompt;
         drop(s);
-        if wake {
+        if quiet {
+            self.notify.note(self.token);
+        } else {
             self.notify.notify(self.token);
         }
     }
@@ -169,11 +289,14 @@ impl OutBuf {
     // ----- I/O thread -----
 
     /// Move every queued segment to `into`; returns the completion once the producer
-    /// has finished (and nothing is left to take). I/O thread.
-    pub fn take(&self, into: &mut VecDeque<Segment>) -> Option<Completion> {
+    /// has finished (and nothing is left to take). `prompt`: wake me as soon as the
+    /// response is over (more work waits on this connection). I/O thread.
+    pub fn take(&self, into: &mut VecDeque<Segment>, prompt: bool) -> Option<Completion> {
         let mut s = self.lock();
+        s.taken += s.segments.iter().map(Segment::remaining).sum::<u64>();
         into.append(&mut s.segments);
         s.notified = false;
+        s.prompt = prompt;
         match s.producer {
             Producer::Finished(c) => Some(c),
             Producer::Running => None,
@@ -186,6 +309,7 @@ impl OutBuf {
         let mut s = self.lock();
         let was_full = s.queued >= self.high_watermark;
         s.queued = s.queued.saturating_sub(bytes);
+        s.taken = s.taken.saturating_sub(bytes);
         s.queued_memory = s.queued_memory.saturating_sub(memory_bytes);
         if was_full && s.queued < self.high_watermark {
             self.drained.notify_all();
@@ -224,6 +348,120 @@ mod tests {
         }
     }
 
+    /// Counts wake-ups and quiet notes apart.
+    #[derive(Default)]
+    struct Both {
+        woken: AtomicUsize,
+        noted: AtomicUsize,
+    }
+    impl Notify for Both {
+        fn notify(&self, _token: usize) {
+            self.woken.fetch_add(1, Ordering::SeqCst);
+        }
+        fn note(&self, _token: usize) {
+            self.noted.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    /// A socket that takes up to `room` bytes.
+    struct Socket {
+        room: Mutex<usize>,
+        got: Mutex<Vec<u8>>,
+    }
+    impl DirectWrite for Socket {
+        fn write_now(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+            let mut room = self.room.lock().unwrap();
+            if *room == 0 {
+                return Err(io::ErrorKind::WouldBlock.into());
+            }
+            let mut n = 0;
+            for b in bufs {
+                let take = b.len().min(*room - n);
+                self.got.lock().unwrap().extend_from_slice(&b[..take]);
+                n += take;
+            }
+            *room -= n;
+            Ok(n)
+        }
+    }
+
+    fn socket(room: usize) -> Arc<Socket> {
+        Arc::new(Socket {
+            room: Mutex::new(room),
+            got: Mutex::new(Vec::new()),
+        })
+    }
+
+    #[test]
+    fn an_owned_response_is_written_directly_and_needs_no_wake_up() {
+        let n = Arc::new(Both::default());
+        let sock = socket(1000);
+        let out = OutBuf::new(1, 1 << 20, n.clone()).with_direct_write(sock.clone());
+        out.push(Segment::memory(b"head".to_vec())).unwrap();
+        out.push(Segment::memory(b"body".to_vec())).unwrap();
+        out.finish(Completion::KeepAlive);
+        assert_eq!(*sock.got.lock().unwrap(), b"headbody");
+        assert_eq!(n.woken.load(Ordering::SeqCst), 0);
+        assert_eq!(n.noted.load(Ordering::SeqCst), 1);
+        let mut q = VecDeque::new();
+        assert_eq!(out.take(&mut q, false), Some(Completion::KeepAlive));
+        assert!(q.is_empty());
+    }
+
+    #[test]
+    fn what_the_socket_does_not_take_goes_to_the_io_thread_in_order() {
+        let n = Arc::new(Both::default());
+        let sock = socket(3);
+        let out = OutBuf::new(1, 1 << 20, n.clone()).with_direct_write(sock.clone());
+        out.push(Segment::memory(b"abcdef".to_vec())).unwrap();
+        assert_eq!(
+            n.woken.load(Ordering::SeqCst),
+            1,
+            "the rest needs the I/O thread"
+        );
+        // Once the I/O thread holds output, this thread never writes past it.
+        let mut q = VecDeque::new();
+        out.take(&mut q, false);
+        *sock.room.lock().unwrap() = 100;
+        out.push(Segment::memory(b"gh".to_vec())).unwrap();
+        assert_eq!(*sock.got.lock().unwrap(), b"abc");
+        out.finish(Completion::KeepAlive);
+        assert_eq!(
+            n.noted.load(Ordering::SeqCst),
+            0,
+            "not written whole: a wake-up"
+        );
+        // After the I/O thread wrote its part, the output is the app thread's again.
+        out.written(3, 3);
+        let mut rest = VecDeque::new();
+        out.take(&mut rest, false);
+        assert_eq!(rest.len(), 1);
+    }
+
+    #[test]
+    fn a_prompt_request_or_a_close_always_wakes() {
+        for (prompt, completion) in [(true, Completion::KeepAlive), (false, Completion::Close)] {
+            let n = Arc::new(Both::default());
+            let out = OutBuf::new(1, 1 << 20, n.clone()).with_direct_write(socket(100));
+            let mut q = VecDeque::new();
+            out.take(&mut q, prompt);
+            out.push(Segment::memory(b"x".to_vec())).unwrap();
+            out.finish(completion);
+            assert_eq!(n.woken.load(Ordering::SeqCst), 1, "{prompt} {completion:?}");
+            assert_eq!(n.noted.load(Ordering::SeqCst), 0);
+        }
+    }
+
+    #[test]
+    fn nothing_is_written_directly_once_the_peer_is_gone() {
+        let n = Arc::new(Both::default());
+        let sock = socket(100);
+        let out = OutBuf::new(1, 1 << 20, n).with_direct_write(sock.clone());
+        out.disconnect();
+        assert_eq!(out.push(Segment::memory(b"x".to_vec())), Err(Disconnected));
+        assert!(sock.got.lock().unwrap().is_empty());
+    }
+
     #[test]
     fn notifies_once_per_empty_to_nonempty_transition() {
         let n = Arc::new(CountingNotify::default());
@@ -232,11 +470,11 @@ mod tests {
         out.push(Segment::memory(b"b".to_vec())).unwrap();
         assert_eq!(n.0.load(Ordering::SeqCst), 1);
         let mut q = VecDeque::new();
-        assert_eq!(out.take(&mut q), None);
+        assert_eq!(out.take(&mut q, false), None);
         assert_eq!(q.len(), 2);
         out.finish(Completion::KeepAlive);
         assert_eq!(n.0.load(Ordering::SeqCst), 2);
-        assert_eq!(out.take(&mut q), Some(Completion::KeepAlive));
+        assert_eq!(out.take(&mut q, false), Some(Completion::KeepAlive));
     }
 
     #[test]
@@ -250,7 +488,7 @@ mod tests {
         std::thread::sleep(Duration::from_millis(50));
         assert!(!writer.is_finished(), "push must block at the watermark");
         let mut q = VecDeque::new();
-        out.take(&mut q);
+        out.take(&mut q, false);
         out.written(10, 10);
         assert_eq!(writer.join().unwrap(), Ok(()));
     }

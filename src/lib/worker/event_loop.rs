@@ -10,7 +10,7 @@ use super::access_log::Record;
 use super::pool::Pool;
 use super::task::{Peer, Task, TaskSettings};
 use crate::buffer::Segment;
-use crate::conn::outbuf::{Notify, OutBuf};
+use crate::conn::outbuf::{DirectWrite, Notify, OutBuf};
 use crate::conn::{CloseKind, Conn, ConnSettings, Step};
 use crate::link::{Message, WorkerLink};
 use crate::net::Listener;
@@ -67,23 +67,41 @@ pub struct LoopSettings {
 }
 
 /// Tokens of connections with news from app threads, and the waker that interrupts
-/// `poll`. App threads push; the I/O thread drains.
+/// `poll`. App threads push; the I/O thread drains after every `poll`.
 pub struct WakeQueue {
-    tokens: Mutex<Vec<usize>>,
+    pending: Mutex<Pending>,
     waker: Waker,
 }
 
-impl Notify for WakeQueue {
-    fn notify(&self, token: usize) {
-        let mut tokens = self.tokens.lock().unwrap_or_else(|p| p.into_inner());
-        let was_empty = tokens.is_empty();
-        tokens.push(token);
-        drop(tokens);
-        if was_empty {
+#[derive(Default)]
+struct Pending {
+    tokens: Vec<usize>,
+    /// A wake-up was sent that the I/O thread has not drained yet.
+    woken: bool,
+}
+
+impl WakeQueue {
+    fn push(&self, token: usize, wake: bool) {
+        let mut p = self.pending.lock().unwrap_or_else(|p| p.into_inner());
+        p.tokens.push(token);
+        let send = wake && !p.woken;
+        p.woken |= send;
+        drop(p);
+        if send {
             if let Err(e) = self.waker.wake() {
                 log::error!("cannot wake the I/O thread: {e}");
             }
         }
+    }
+}
+
+impl Notify for WakeQueue {
+    fn notify(&self, token: usize) {
+        self.push(token, true);
+    }
+
+    fn note(&self, token: usize) {
+        self.push(token, false);
     }
 }
 
@@ -150,6 +168,14 @@ impl Stream {
         }
     }
 
+    fn raw_fd(&self) -> std::os::fd::RawFd {
+        use std::os::fd::AsRawFd;
+        match self {
+            Stream::Tcp(s) => s.as_raw_fd(),
+            Stream::Unix(s) => s.as_raw_fd(),
+        }
+    }
+
     fn shutdown_write(&self) {
         let _ = match self {
             Stream::Tcp(s) => s.shutdown(Shutdown::Write),
@@ -167,6 +193,15 @@ impl Stream {
     }
 }
 
+/// A connection's socket as app threads write to it (see `conn::outbuf`).
+struct SocketWriter(std::os::fd::RawFd);
+
+impl DirectWrite for SocketWriter {
+    fn write_now(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        crate::sys::writev_borrowed(self.0, bufs)
+    }
+}
+
 /// A connection's place in its life.
 #[derive(Debug, Clone, Copy)]
 enum Life {
@@ -179,6 +214,8 @@ enum Life {
 
 struct Connection {
     stream: Stream,
+    /// The socket, for app threads that write a response straight out.
+    direct: Arc<SocketWriter>,
     conn: Conn,
     peer: Arc<Peer>,
     life: Life,
@@ -269,7 +306,7 @@ impl<'p> EventLoop<'p> {
         let poll = Poll::new()?;
         let waker = Waker::new(poll.registry(), WAKER)?;
         let wake = Arc::new(WakeQueue {
-            tokens: Mutex::new(Vec::new()),
+            pending: Mutex::new(Pending::default()),
             waker,
         });
         let mut slots = Vec::with_capacity(listeners.len());
@@ -353,7 +390,7 @@ impl<'p> EventLoop<'p> {
             }
             for event in events.iter() {
                 match event.token() {
-                    WAKER => self.on_wake(),
+                    WAKER => {} // drained below, with what was noted without a wake
                     SIGNALS => {
                         if let Some(stop) = self.on_signal() {
                             return Ok(stop);
@@ -372,6 +409,7 @@ impl<'p> EventLoop<'p> {
                     Token(_) => self.accept_all(),
                 }
             }
+            self.on_wake();
             let now = Instant::now();
             if now >= self.next_heartbeat {
                 self.next_heartbeat = now + HEARTBEAT;
@@ -470,7 +508,9 @@ impl<'p> EventLoop<'p> {
             peer.remote_addr,
             peer.remote_port
         );
+        let direct = Arc::new(SocketWriter(stream.raw_fd()));
         self.conns[index] = Some(Connection {
+            direct,
             stream,
             conn: Conn::new(self.conn_settings.clone()),
             peer,
@@ -558,11 +598,18 @@ impl<'p> EventLoop<'p> {
             }
             match step {
                 Step::Dispatch(request) => {
-                    let out = Arc::new(OutBuf::new(
+                    let out = OutBuf::new(
                         FIRST_CONN + index,
                         self.settings.high_watermark,
                         self.wake.clone(),
-                    ));
+                    );
+                    // The app thread may write its response itself, unless bytes are
+                    // still queued here ahead of it (a 100 Continue).
+                    let out = Arc::new(if c.conn.output().is_empty() {
+                        out.with_direct_write(c.direct.clone())
+                    } else {
+                        out
+                    });
                     c.conn.serving(out.clone());
                     let id = self.next_request_id;
                     self.next_request_id += 1;
@@ -700,8 +747,9 @@ impl<'p> EventLoop<'p> {
 
     fn on_wake(&mut self) {
         {
-            let mut tokens = self.wake.tokens.lock().unwrap_or_else(|p| p.into_inner());
-            std::mem::swap(&mut *tokens, &mut self.woken);
+            let mut pending = self.wake.pending.lock().unwrap_or_else(|p| p.into_inner());
+            std::mem::swap(&mut pending.tokens, &mut self.woken);
+            pending.woken = false;
         }
         let woken = std::mem::take(&mut self.woken);
         for &token in &woken {

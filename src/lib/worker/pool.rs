@@ -22,6 +22,10 @@ enum Phase {
 struct State {
     tasks: VecDeque<Task>,
     phase: Phase,
+    /// App threads waiting for a task: a submit wakes one only if there is one
+    /// (otherwise a busy thread takes the task when it looks again, and the wake-up
+    /// would be a wasted futex call).
+    idle: usize,
 }
 
 struct Queue {
@@ -47,6 +51,7 @@ impl Pool {
             state: Mutex::new(State {
                 tasks: VecDeque::new(),
                 phase: Phase::Running,
+                idle: 0,
             }),
             available: Condvar::new(),
         });
@@ -91,8 +96,11 @@ impl Pool {
     pub fn submit(&self, task: Task) {
         let mut s = self.queue.lock();
         s.tasks.push_back(task);
+        let someone_waits = s.idle > 0;
         drop(s);
-        self.queue.available.notify_one();
+        if someone_waits {
+            self.queue.available.notify_one();
+        }
     }
 
     /// Run what is queued, then stop every thread (each runs `thread_exit`) and join.
@@ -162,7 +170,9 @@ fn app_thread(app: &App, queue: &Queue, index: u32, ready: mpsc::Sender<Result<(
                 if s.phase == Phase::Stopping {
                     break None;
                 }
+                s.idle += 1;
                 s = queue.available.wait(s).unwrap_or_else(|p| p.into_inner());
+                s.idle -= 1;
             }
         };
         let Some(task) = task else { break };

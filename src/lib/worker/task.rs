@@ -220,7 +220,9 @@ impl Task {
         let outcome = app.handle(thread, &view, &mut host);
         let completion = host.finish(outcome);
         let (status, bytes) = host.status_and_bytes();
-        out.finish(completion);
+        // Logged before the completion is handed over: the connection's next request
+        // (logged by whoever serves it) cannot start before that, so lines keep the
+        // order of the requests even when the response went out from this thread.
         if let Some(log) = &settings.access_log {
             log.log(&Record {
                 remote: &request.remote_addr,
@@ -235,6 +237,7 @@ impl Task {
                 referer: request.head.header(b"referer"),
             });
         }
+        out.finish(completion);
     }
 }
 
