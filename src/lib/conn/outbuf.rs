@@ -97,6 +97,9 @@ struct Shared {
     /// The I/O thread wants to hear of the completion at once (it has more to do
     /// on this connection after the response).
     prompt: bool,
+    /// The producer queued its final bytes with `push_final`: they go out with
+    /// `finish`, from the app thread, after it has left app code.
+    holding: bool,
 }
 
 /// Who may write this connection's pending output right now.
@@ -137,6 +140,7 @@ impl OutBuf {
                 notified: false,
                 taken: 0,
                 prompt: false,
+                holding: false,
             }),
             drained: Condvar::new(),
         }
@@ -232,6 +236,9 @@ impl OutBuf {
         s.queued += segment.remaining();
         s.queued_memory += segment.memory_bytes();
         s.segments.push_back(segment);
+        if s.holding {
+            return Ok(()); // after a final push: all of it goes out with `finish`
+        }
         if let Flush::Owned = self.flush(&s) {
             self.write_directly(&mut s);
         }
@@ -253,11 +260,40 @@ impl OutBuf {
         Ok(())
     }
 
+    /// Queue the response's last bytes. When this thread owns the output they are
+    /// held and written by `finish` (which follows once the app has returned: an
+    /// embedded interpreter has released its lock by then, so the write costs the
+    /// app's other threads nothing); otherwise as `push`. App thread.
+    pub fn push_final(&self, segment: Segment) -> Result<(), Disconnected> {
+        let mut s = self.lock();
+        if let Flush::Owned = self.flush(&s) {
+            debug_assert_eq!(s.producer, Producer::Running, "push after finish");
+            s.queued += segment.remaining();
+            s.queued_memory += segment.memory_bytes();
+            s.segments.push_back(segment);
+            s.holding = true;
+            return Ok(());
+        }
+        drop(s);
+        self.push(segment)
+    }
+
     /// The response is over. App thread; called exactly once.
     pub fn finish(&self, completion: Completion) {
         let mut s = self.lock();
         debug_assert_eq!(s.producer, Producer::Running, "finish called twice");
         s.producer = Producer::Finished(completion);
+        if std::mem::take(&mut s.holding) {
+            if let Flush::Owned = self.flush(&s) {
+                self.write_directly(&mut s);
+            }
+            if !s.segments.is_empty() {
+                s.notified = true;
+                drop(s);
+                self.notify.notify(self.token);
+                return;
+            }
+        }
         if s.notified {
             return; // the I/O thread will take the completion with what it was told of
         }
@@ -436,6 +472,30 @@ mod tests {
         let mut rest = VecDeque::new();
         out.take(&mut rest, false);
         assert_eq!(rest.len(), 1);
+    }
+
+    #[test]
+    fn final_bytes_are_held_until_finish() {
+        let n = Arc::new(Both::default());
+        let sock = socket(1000);
+        let out = OutBuf::new(1, 1 << 20, n.clone()).with_direct_write(sock.clone());
+        out.push_final(Segment::memory(b"all".to_vec())).unwrap();
+        out.push(Segment::memory(b"+trailer".to_vec())).unwrap();
+        assert!(sock.got.lock().unwrap().is_empty(), "held");
+        out.finish(Completion::KeepAlive);
+        assert_eq!(*sock.got.lock().unwrap(), b"all+trailer");
+        assert_eq!(
+            (
+                n.woken.load(Ordering::SeqCst),
+                n.noted.load(Ordering::SeqCst)
+            ),
+            (0, 1)
+        );
+        // Without ownership, a final push is an ordinary one.
+        let n = Arc::new(Both::default());
+        let out = OutBuf::new(1, 1 << 20, n.clone());
+        out.push_final(Segment::memory(b"x".to_vec())).unwrap();
+        assert_eq!(n.woken.load(Ordering::SeqCst), 1);
     }
 
     #[test]

@@ -377,11 +377,15 @@ impl<'p> EventLoop<'p> {
             link.send(&Message::Ready);
         }
         loop {
-            let timeout = match (self.accepting, self.phase) {
+            let mut timeout = match (self.accepting, self.phase) {
                 (Accepting::Backoff { .. }, _) => ACCEPT_BACKOFF,
                 (_, Phase::Draining { .. }) => DRAIN_TICK,
                 _ => Duration::from_secs(1),
             };
+            // Queued tasks: look again when the oldest is due for another thread.
+            if let Some(at) = self.pool.spread(Instant::now()) {
+                timeout = timeout.min(at.saturating_duration_since(Instant::now()));
+            }
             if let Err(e) = self.poll.poll(&mut events, Some(timeout)) {
                 if e.kind() == io::ErrorKind::Interrupted {
                     continue;

@@ -3,6 +3,14 @@
 //! then `thread_exit`. The I/O thread submits; app threads run. A panic in our own
 //! task code is caught so the thread keeps serving (app panics never reach here: the
 //! ABI forbids unwinding, and the SDK catches them).
+//!
+//! Threads are woken sparingly: a task goes to a thread that is already running
+//! when there is one (it takes the task when it finishes its own), and a parked
+//! thread is woken only when none runs, or when a queued task has waited
+//! `SPREAD_AFTER` (the running ones are slow: blocked on I/O, say). Each wake-up is a
+//! futex call and a context switch, and under an interpreter lock (Python) a second
+//! thread would only wait for the lock: one thread serving the queue is the fastest
+//! shape for short requests, and a slow one still gets company.
 use super::task::Task;
 use crate::app::App;
 use std::collections::VecDeque;
@@ -19,13 +27,31 @@ enum Phase {
     Stopping,
 }
 
+/// How long a queued task may wait for a running thread before a parked one is
+/// woken for it.
+const SPREAD_AFTER: Duration = Duration::from_millis(2);
+
 struct State {
-    tasks: VecDeque<Task>,
+    /// Queued tasks, with when each was queued.
+    tasks: VecDeque<(Instant, Task)>,
     phase: Phase,
-    /// App threads waiting for a task: a submit wakes one only if there is one
-    /// (otherwise a busy thread takes the task when it looks again, and the wake-up
-    /// would be a wasted futex call).
+    /// Threads running a task, or woken to run one.
+    busy: usize,
+    /// Threads parked, waiting for a wake-up.
     idle: usize,
+    /// Wake-ups granted to parked threads and not yet taken.
+    permits: usize,
+}
+
+impl State {
+    /// Grant a parked thread a wake-up, if one is not already on its way to each.
+    fn wake_one(&mut self, available: &Condvar) {
+        if self.idle > self.permits {
+            self.permits += 1;
+            self.busy += 1;
+            available.notify_one();
+        }
+    }
 }
 
 struct Queue {
@@ -51,7 +77,10 @@ impl Pool {
             state: Mutex::new(State {
                 tasks: VecDeque::new(),
                 phase: Phase::Running,
+                // Every thread starts running (thread_init), then parks.
+                busy: n,
                 idle: 0,
+                permits: 0,
             }),
             available: Condvar::new(),
         });
@@ -95,12 +124,23 @@ impl Pool {
     /// Queue a task for the next free app thread. I/O thread.
     pub fn submit(&self, task: Task) {
         let mut s = self.queue.lock();
-        s.tasks.push_back(task);
-        let someone_waits = s.idle > 0;
-        drop(s);
-        if someone_waits {
-            self.queue.available.notify_one();
+        s.tasks.push_back((Instant::now(), task));
+        if s.busy == 0 {
+            s.wake_one(&self.queue.available);
         }
+    }
+
+    /// Wake a parked thread if the oldest queued task has waited `SPREAD_AFTER` for
+    /// the running ones. Returns when to look again (None: nothing is queued). I/O
+    /// thread, once per turn of its loop.
+    pub fn spread(&self, now: Instant) -> Option<Instant> {
+        let mut s = self.queue.lock();
+        let since = s.tasks.front()?.0;
+        if now.duration_since(since) >= SPREAD_AFTER {
+            s.wake_one(&self.queue.available);
+            return Some(now + SPREAD_AFTER);
+        }
+        Some(since + SPREAD_AFTER)
     }
 
     /// Run what is queued, then stop every thread (each runs `thread_exit`) and join.
@@ -164,15 +204,24 @@ fn app_thread(app: &App, queue: &Queue, index: u32, ready: mpsc::Sender<Result<(
         let task = {
             let mut s = queue.lock();
             loop {
-                if let Some(task) = s.tasks.pop_front() {
+                if let Some((_, task)) = s.tasks.pop_front() {
                     break Some(task);
                 }
                 if s.phase == Phase::Stopping {
                     break None;
                 }
+                // Nothing to do: park until granted a wake-up (or stopping).
+                s.busy -= 1;
                 s.idle += 1;
-                s = queue.available.wait(s).unwrap_or_else(|p| p.into_inner());
+                while s.permits == 0 && s.phase == Phase::Running {
+                    s = queue.available.wait(s).unwrap_or_else(|p| p.into_inner());
+                }
                 s.idle -= 1;
+                if s.permits > 0 {
+                    s.permits -= 1; // counted busy by whoever granted it
+                } else {
+                    s.busy += 1; // woken by the stop: finish what is queued
+                }
             }
         };
         let Some(task) = task else { break };

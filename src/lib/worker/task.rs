@@ -354,6 +354,11 @@ impl HostSide<'_> {
 
     /// Queue bytes: in memory below `outbuf_overflow`, else through the spill file.
     fn push(&mut self, bytes: Vec<u8>) -> Result<(), HostError> {
+        self.push_as(bytes, false)
+    }
+
+    /// As `push`; `last`: the response's final bytes (written at `finish`).
+    fn push_as(&mut self, bytes: Vec<u8>, last: bool) -> Result<(), HostError> {
         if bytes.is_empty() {
             return Ok(());
         }
@@ -368,7 +373,12 @@ impl HostSide<'_> {
         } else {
             Segment::memory(bytes)
         };
-        self.out.push(segment).map_err(|_| HostError::Disconnected)
+        if last {
+            self.out.push_final(segment)
+        } else {
+            self.out.push(segment)
+        }
+        .map_err(|_| HostError::Disconnected)
     }
 
     fn push_segment(&mut self, segment: Segment) -> Result<(), HostError> {
@@ -405,7 +415,7 @@ impl HostSide<'_> {
 
     /// Frame `data` as the next body bytes after `prefix` (the head, when committing
     /// now) and queue them as one segment.
-    fn write_body(&mut self, mut bytes: Vec<u8>, data: &[u8]) -> Result<(), HostError> {
+    fn write_body(&mut self, mut bytes: Vec<u8>, data: &[u8], last: bool) -> Result<(), HostError> {
         let id = self.id;
         let Response::Committed(c) = &mut self.response else {
             return Err(HostError::State);
@@ -437,7 +447,7 @@ impl HostSide<'_> {
                 Framing::NoBody => {}
             }
         }
-        self.push(bytes)?;
+        self.push_as(bytes, last)?;
         result
     }
 
@@ -642,7 +652,7 @@ impl HostRequest for HostSide<'_> {
             Response::Staged(_) => self.commit_head(last.then_some(data.len() as u64))?,
             Response::Committed(_) => Vec::new(),
         };
-        self.write_body(prefix, data)
+        self.write_body(prefix, data, last)
     }
 
     fn send_file(
