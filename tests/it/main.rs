@@ -30,6 +30,8 @@ mod load;
 mod parity;
 /// Requests that enable smuggling or break the grammar: rejected, connection closed.
 mod rejects;
+/// The settings table agrees with the command line, files, JSON and README.
+mod settings;
 /// The master: workers, crashes, reloads under load, stop, signals, sockets, systemd.
 mod supervisor;
 /// Python WSGI apps: boot, PEP 3333 and Waitress's environ, failures, threads,

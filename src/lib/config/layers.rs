@@ -18,80 +18,10 @@ pub enum Source {
     File { path: PathBuf, line: usize },
 }
 
-/// Every key a file or the environment may set, with the clap ids that set it on
-/// the command line (a boolean has its `no_` twin).
-const KEYS: &[(&str, &[&str])] = &[
-    ("app", &["app"]),
-    ("app_opt", &["app_opt"]),
-    ("call", &["call"]),
-    ("python", &["python"]),
-    ("host", &["host"]),
-    ("port", &["port"]),
-    ("listen", &["listen"]),
-    ("ipv4", &["ipv4", "no_ipv4"]),
-    ("ipv6", &["ipv6", "no_ipv6"]),
-    ("unix_socket", &["unix_socket"]),
-    ("unix_socket_perms", &["unix_socket_perms"]),
-    ("backlog", &["backlog"]),
-    ("workers", &["workers"]),
-    ("threads", &["threads"]),
-    ("graceful_timeout", &["graceful_timeout"]),
-    ("timeout", &["timeout"]),
-    ("boot_timeout", &["boot_timeout"]),
-    ("max_requests", &["max_requests"]),
-    ("max_requests_jitter", &["max_requests_jitter"]),
-    ("reload_surge", &["reload_surge"]),
-    ("pid_file", &["pid_file"]),
-    ("recv_bytes", &["recv_bytes"]),
-    ("send_bytes", &["send_bytes"]),
-    ("inbuf_overflow", &["inbuf_overflow"]),
-    ("outbuf_overflow", &["outbuf_overflow"]),
-    ("outbuf_high_watermark", &["outbuf_high_watermark"]),
-    ("connection_limit", &["connection_limit"]),
-    ("cleanup_interval", &["cleanup_interval"]),
-    ("channel_timeout", &["channel_timeout"]),
-    ("request_head_timeout", &["request_head_timeout"]),
-    ("max_request_header_size", &["max_request_header_size"]),
-    ("max_request_body_size", &["max_request_body_size"]),
-    ("channel_request_lookahead", &["channel_request_lookahead"]),
-    ("url_scheme", &["url_scheme"]),
-    ("url_prefix", &["url_prefix"]),
-    ("ident", &["ident"]),
-    ("server_name", &["server_name"]),
-    (
-        "expose_tracebacks",
-        &["expose_tracebacks", "no_expose_tracebacks"],
-    ),
-    (
-        "log_socket_errors",
-        &["log_socket_errors", "no_log_socket_errors"],
-    ),
-    ("log_level", &["log_level"]),
-    ("trusted_proxy", &["trusted_proxy"]),
-    ("trusted_proxy_count", &["trusted_proxy_count"]),
-    ("trusted_proxy_headers", &["trusted_proxy_headers"]),
-    (
-        "log_untrusted_proxy_headers",
-        &[
-            "log_untrusted_proxy_headers",
-            "no_log_untrusted_proxy_headers",
-        ],
-    ),
-    (
-        "clear_untrusted_proxy_headers",
-        &[
-            "clear_untrusted_proxy_headers",
-            "no_clear_untrusted_proxy_headers",
-        ],
-    ),
-    ("access_log", &["access_log"]),
-    ("access_log_format", &["access_log_format"]),
-    (
-        "asyncore_use_poll",
-        &["asyncore_use_poll", "no_asyncore_use_poll"],
-    ),
-    ("asyncore_loop_timeout", &["asyncore_loop_timeout"]),
-];
+/// The settings a file or the environment may set (the settings table's).
+fn file_settings() -> impl Iterator<Item = &'static super::settings::Setting> {
+    super::settings::SETTINGS.iter().filter(|s| s.in_files())
+}
 
 /// Keys a file may carry that mean nothing to us (PasteDeploy's entry point).
 const IGNORED_KEYS: &[&str] = &["use"];
@@ -123,7 +53,7 @@ impl Sources {
     }
 }
 
-fn given_on_command_line(matches: &ArgMatches, ids: &[&str]) -> bool {
+fn given_on_command_line(matches: &ArgMatches, ids: &[String]) -> bool {
     ids.iter()
         .any(|id| matches.value_source(id) == Some(ValueSource::CommandLine))
 }
@@ -143,8 +73,8 @@ pub fn apply(cli: &mut Cli, matches: &ArgMatches) -> Result<Sources, String> {
         Some(path) => {
             let entries = ini::read_section(path, &cli.config_section)?;
             for e in &entries {
-                let known =
-                    KEYS.iter().any(|(k, _)| *k == e.key) || IGNORED_KEYS.contains(&e.key.as_str());
+                let known = file_settings().any(|s| s.key == e.key)
+                    || IGNORED_KEYS.contains(&e.key.as_str());
                 if !known {
                     return Err(format!(
                         "{}:{}: unknown key '{}' (value '{}')",
@@ -159,8 +89,10 @@ pub fn apply(cli: &mut Cli, matches: &ArgMatches) -> Result<Sources, String> {
         }
         None => None,
     };
-    for (key, ids) in KEYS {
-        if given_on_command_line(matches, ids) {
+    for setting in file_settings() {
+        let key = setting.key;
+        let ids = setting.clap_ids();
+        if given_on_command_line(matches, &ids) {
             sources
                 .by_key
                 .insert(key.to_string(), (Source::CommandLine, String::new()));

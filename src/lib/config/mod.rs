@@ -7,6 +7,7 @@ pub mod cli;
 pub mod ini;
 pub mod layers;
 pub mod listen;
+pub mod settings;
 
 use std::fmt;
 use std::net::SocketAddr;
@@ -122,7 +123,7 @@ impl Config {
     /// Parse and validate a whole command line (argv[0] first). Used at startup and
     /// again on every SIGHUP.
     pub fn from_args(args: &[std::ffi::OsString]) -> Result<Config, ArgsError> {
-        use clap::{CommandFactory, FromArgMatches};
+        use clap::FromArgMatches;
         let clap_error = |e: clap::Error| match e.kind() {
             clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => {
                 ArgsError::Info(e.to_string())
@@ -135,7 +136,7 @@ impl Config {
                 ArgsError::Invalid(line.trim_start_matches("error: ").to_string())
             }
         };
-        let matches = Cli::command()
+        let matches = cli::command()
             .try_get_matches_from(args)
             .map_err(clap_error)?;
         let mut cli = Cli::from_arg_matches(&matches).map_err(clap_error)?;
