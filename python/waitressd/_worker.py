@@ -1,9 +1,10 @@
 """Worker boot for WSGI apps.
 
-Runs once in each worker process, right after fork and before the app is imported
-(never in the master): it prepares the interpreter the way ``waitress-serve`` does,
-refuses Python signal handlers for the signals the server owns, and resolves the
-app. Nothing here runs per request.
+Runs once in each worker process, right after fork (never in the master): it
+prepares the interpreter the way ``waitress-serve`` does, refuses Python signal
+handlers for the signals the server owns, and resolves the app by name (``boot``),
+or only prepares a worker forked with the app object ``serve()`` was given
+(``prepare``). Nothing here runs per request.
 """
 
 import logging
@@ -23,6 +24,15 @@ def boot(target, call, options, server_signals):
         sys.path.append(cwd)
     # waitress.serve(): idempotent if the app configures logging itself.
     logging.basicConfig()
+    prepare(options, server_signals)
+    app = pkgutil.resolve_name(target)
+    if call:
+        app = app()
+    return app
+
+
+def prepare(options, server_signals):
+    """Make this process a worker: the app's options, the server's signals, stdio."""
     import waitressd
 
     waitressd.app_options.clear()
@@ -37,10 +47,6 @@ def boot(target, call, options, server_signals):
         except (ValueError, OSError):
             pass
     sys.stdout = sys.stderr
-    app = pkgutil.resolve_name(target)
-    if call:
-        app = app()
-    return app
 
 
 def _refuse_server_signals(server_signals):

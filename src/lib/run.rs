@@ -7,7 +7,7 @@
 //! a Python app itself; `delegate_to_python` replaces it, same pid, with a Python
 //! that has waitressd installed, so pid files, `LISTEN_FDS` and `NOTIFY_SOCKET` keep
 //! working.
-use crate::config::{ArgsError, Config};
+use crate::config::{ArgsError, Config, ConfigSource};
 use crate::master::{Master, MasterSignals};
 use crate::{embed, exit, net, pidfile, sys, systemd};
 use std::ffi::OsString;
@@ -55,19 +55,73 @@ pub fn main(args: Vec<OsString>) -> exit::Code {
     for warning in &cfg.warnings {
         log::warn!("{warning}");
     }
-    serve(cfg, args)
+    serve(cfg, ConfigSource::Args(args))
 }
 
-/// Write to standard output; a reader that went away (`| head`) is not an error
-/// (SIGPIPE is ignored, so the write fails with EPIPE instead of killing us).
-fn print_out(text: &str) {
-    use std::io::Write;
-    let mut out = std::io::stdout().lock();
-    let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
+/// `waitressd.serve(app, **kw)` (the Python extension): the configuration is made;
+/// with one worker serve in this process, with more run the master here and fork
+/// the workers from it. Returns when the server has stopped (Ctrl-C, TERM).
+pub fn serve_embedded(cfg: Config, source: ConfigSource) -> exit::Code {
+    if let Err(e) = sys::block_signals() {
+        log::error!("cannot block signals: {e}");
+        return exit::Code::Failure;
+    }
+    crate::logging::init(cfg.log_level);
+    for warning in &cfg.warnings {
+        log::warn!("{warning}");
+    }
+    let code = if cfg.workers == 1 {
+        serve_in_process(cfg)
+    } else {
+        serve(cfg, source)
+    };
+    if let Err(e) = sys::unblock_signals() {
+        log::error!("cannot unblock signals: {e}");
+    }
+    code
 }
 
-fn serve(cfg: Config, args: Vec<OsString>) -> exit::Code {
-    let notifier = systemd::Notifier::from_env();
+/// One process that is its own worker, no master (`serve()` with one worker, as
+/// Waitress serves): TERM and INT (Ctrl-C) drain it, a second one or QUIT stops it
+/// at once. The signal actions are removed again when it returns.
+fn serve_in_process(cfg: Config) -> exit::Code {
+    let listeners = match bind(&cfg) {
+        Ok(l) => l,
+        Err(code) => return code,
+    };
+    announce(&listeners);
+    let (pipe, ids) = match crate::worker::event_loop::SignalPipe::install(
+        &[signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT],
+        &[signal_hook::consts::SIGQUIT],
+    ) {
+        Ok(installed) => installed,
+        Err(e) => {
+            log::error!("cannot install signal handlers: {e}");
+            return exit::Code::Failure;
+        }
+    };
+    if let Err(e) = sys::unblock_signals() {
+        log::error!("cannot unblock signals: {e}");
+        return exit::Code::Failure;
+    }
+    let spec = crate::worker::WorkerSpec {
+        index: 0,
+        listeners,
+        signals: Some(pipe),
+        graceful_timeout: std::time::Duration::from_secs(cfg.graceful_timeout_secs.max(1)),
+        link: None,
+        max_requests: 0,
+        master_pid: None,
+    };
+    let code = crate::worker::run(&cfg, spec);
+    for id in ids {
+        signal_hook::low_level::unregister(id);
+    }
+    code
+}
+
+/// Bind, or adopt the sockets systemd passed.
+fn bind(cfg: &Config) -> Result<Vec<net::Listener>, exit::Code> {
     let inherited = systemd::listen_fds();
     let listeners = if inherited > 0 {
         log::info!("using {inherited} socket(s) passed by systemd");
@@ -79,12 +133,32 @@ fn serve(cfg: Config, args: Vec<OsString>) -> exit::Code {
             .map(|p| (p, cfg.unix_socket_perms));
         net::bind_all(&cfg.listen, unix, cfg.backlog)
     };
-    let listeners = match listeners {
+    listeners.map_err(|e| {
+        log::error!("{e}");
+        exit::Code::Failure
+    })
+}
+
+/// "Serving on http://127.0.0.1:8080" (Waitress's line; tests and people wait for it).
+fn announce(listeners: &[net::Listener]) {
+    for l in listeners {
+        log::info!("Serving on {}", l.describe());
+    }
+}
+
+/// Write to standard output; a reader that went away (`| head`) is not an error
+/// (SIGPIPE is ignored, so the write fails with EPIPE instead of killing us).
+fn print_out(text: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
+}
+
+fn serve(cfg: Config, source: ConfigSource) -> exit::Code {
+    let notifier = systemd::Notifier::from_env();
+    let listeners = match bind(&cfg) {
         Ok(l) => l,
-        Err(e) => {
-            log::error!("{e}");
-            return exit::Code::Failure;
-        }
+        Err(code) => return code,
     };
     let _pid_file = match cfg.pid_file.as_deref().map(pidfile::PidFile::create) {
         Some(Err(e)) => {
@@ -95,9 +169,7 @@ fn serve(cfg: Config, args: Vec<OsString>) -> exit::Code {
         Some(Ok(f)) => Some(f),
         None => None,
     };
-    for l in &listeners {
-        log::info!("Serving on {}", l.describe());
-    }
+    announce(&listeners);
     let signals = match MasterSignals::install() {
         Ok(s) => s,
         Err(e) => {
@@ -109,7 +181,7 @@ fn serve(cfg: Config, args: Vec<OsString>) -> exit::Code {
         log::error!("cannot unblock signals: {e}");
         return exit::Code::Failure;
     }
-    Master::new(cfg, args, listeners, signals, notifier).run()
+    Master::new(cfg, source, listeners, signals, notifier).run()
 }
 
 /// This process has no interpreter: become `PYTHON -m waitressd ARGS...`, where

@@ -28,6 +28,10 @@ const WORKER_SIGNALS: [libc::c_int; 7] = [
 
 pub struct WsgiApp {
     target: String,
+    /// The worker is a process of its own (forked): at the end of a drain it may run
+    /// the interpreter's `atexit` callbacks. Not when `serve()` runs in the caller's
+    /// process, whose exit is its own business.
+    own_process: bool,
     shared: Arc<Shared>,
 }
 
@@ -44,51 +48,94 @@ impl WsgiApp {
     ) -> Result<WsgiApp, String> {
         let booted = (|| -> PyResult<WsgiApp> {
             let worker = py.import("waitressd._worker")?;
-            let options = pyo3::types::PyDict::new(py);
-            for (k, v) in opts {
-                options.set_item(k, v)?;
-            }
             let callable = worker.call_method1(
                 "boot",
                 (
                     &app.target,
                     app.call,
-                    options,
+                    options(py, opts)?,
                     PyList::new(py, WORKER_SIGNALS)?,
                 ),
             )?;
-            if !callable.is_callable() {
-                return Err(pyo3::exceptions::PyTypeError::new_err(format!(
-                    "{} is not callable (a {}); is it a factory that needs --call?",
-                    app.target,
-                    callable.get_type().name()?
-                )));
-            }
-            let file_wrapper = py.get_type::<FileWrapper>();
-            let template = environ::template(py, info, file_wrapper.as_any())?;
-            Ok(WsgiApp {
-                target: app.target.clone(),
-                shared: Arc::new(Shared {
-                    app: callable.unbind(),
-                    keys: environ::Keys::new(py),
-                    template: template.unbind(),
-                }),
-            })
+            WsgiApp::serving(py, callable, &app.target, info, true)
         })();
-        booted.map_err(|err| {
-            let last_line = err.to_string();
-            let traceback = err
-                .traceback(py)
-                .and_then(|tb| tb.format().ok())
-                .unwrap_or_default();
-            log::error!(
-                "worker {}: cannot import the app {}:\n{traceback}{last_line}",
-                std::process::id(),
-                app.target
-            );
-            format!("cannot import the app {}: {last_line}", app.target)
+        booted.map_err(|err| import_failure(py, &app.target, err))
+    }
+
+    /// The app object `serve(app)` was given, in a forked worker (prepared as a
+    /// worker, `forked`) or in the caller's own process (left as it is).
+    pub fn from_object(
+        py: Python<'_>,
+        object: Py<PyAny>,
+        describe: &str,
+        info: &HostInfo,
+        opts: &[(String, String)],
+        forked: bool,
+    ) -> Result<WsgiApp, String> {
+        let ready = (|| -> PyResult<WsgiApp> {
+            if forked {
+                py.import("waitressd._worker")?.call_method1(
+                    "prepare",
+                    (options(py, opts)?, PyList::new(py, WORKER_SIGNALS)?),
+                )?;
+            }
+            WsgiApp::serving(py, object.into_bound(py), describe, info, forked)
+        })();
+        ready.map_err(|err| import_failure(py, describe, err))
+    }
+
+    fn serving(
+        py: Python<'_>,
+        callable: Bound<'_, PyAny>,
+        describe: &str,
+        info: &HostInfo,
+        own_process: bool,
+    ) -> PyResult<WsgiApp> {
+        if !callable.is_callable() {
+            return Err(pyo3::exceptions::PyTypeError::new_err(format!(
+                "{describe} is not callable (a {}); is it a factory that needs --call?",
+                callable.get_type().name()?
+            )));
+        }
+        let file_wrapper = py.get_type::<FileWrapper>();
+        let template = environ::template(py, info, file_wrapper.as_any())?;
+        Ok(WsgiApp {
+            target: describe.to_string(),
+            own_process,
+            shared: Arc::new(Shared {
+                app: callable.unbind(),
+                keys: environ::Keys::new(py),
+                template: template.unbind(),
+            }),
         })
     }
+}
+
+/// The `--app-opt` pairs as the dict `waitressd.app_options` gets.
+fn options<'py>(
+    py: Python<'py>,
+    opts: &[(String, String)],
+) -> PyResult<Bound<'py, pyo3::types::PyDict>> {
+    let options = pyo3::types::PyDict::new(py);
+    for (k, v) in opts {
+        options.set_item(k, v)?;
+    }
+    Ok(options)
+}
+
+/// An import (or boot) failure: the whole traceback logged here, the last line
+/// returned for the master's one-line report.
+fn import_failure(py: Python<'_>, target: &str, err: PyErr) -> String {
+    let last_line = err.to_string();
+    let traceback = err
+        .traceback(py)
+        .and_then(|tb| tb.format().ok())
+        .unwrap_or_default();
+    log::error!(
+        "worker {}: cannot import the app {target}:\n{traceback}{last_line}",
+        std::process::id()
+    );
+    format!("cannot import the app {target}: {last_line}")
 }
 
 impl EmbeddedApp for WsgiApp {
@@ -120,6 +167,9 @@ impl EmbeddedApp for WsgiApp {
     /// callbacks and flush stdio; the worker then leaves with `_exit`, never running
     /// Py_Finalize (which could wait forever on the app's own threads).
     fn shutdown(&self) {
+        if !self.own_process {
+            return;
+        }
         Python::attach(|py| {
             let run = py
                 .import("atexit")

@@ -21,6 +21,9 @@ pub struct PythonApp {
     pub target: String,
     /// `--call`: the named object is a factory; call it (no arguments) for the app.
     pub call: bool,
+    /// The app is an object the embedding process already holds (`serve(app)`);
+    /// `target` only describes it. Workers use it as forked, never import it.
+    pub preloaded: bool,
 }
 
 impl AppSpec {
@@ -33,6 +36,7 @@ impl AppSpec {
                 AppSpec::Python(PythonApp {
                     target: text.to_string(),
                     call,
+                    preloaded: false,
                 })
             }
             _ => AppSpec::Native(PathBuf::from(arg)),
@@ -101,7 +105,8 @@ mod tests {
             AppSpec::from_arg(OsStr::new("m:f"), true),
             AppSpec::Python(PythonApp {
                 target: "m:f".into(),
-                call: true
+                call: true,
+                preloaded: false,
             })
         );
     }

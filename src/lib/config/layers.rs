@@ -158,7 +158,7 @@ fn list(v: &str) -> Vec<String> {
 }
 
 /// Set one key on the parsed command line from a string.
-fn set(cli: &mut Cli, key: &str, v: &str) -> Result<(), String> {
+pub fn set(cli: &mut Cli, key: &str, v: &str) -> Result<(), String> {
     let text = || v.trim().to_string();
     match key {
         "app" => cli.app = Some(PathBuf::from(text())),

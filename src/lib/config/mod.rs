@@ -119,7 +119,57 @@ pub enum ArgsError {
     Invalid(String),
 }
 
+/// Where a master's configuration comes from, so a reload (HUP) can read it again.
+#[derive(Debug, Clone)]
+pub enum ConfigSource {
+    /// A command line (argv[0] first), with the environment and any `--config` file.
+    Args(Vec<std::ffi::OsString>),
+    /// `waitressd.serve(app, **keywords)`: the keywords as strings, and the app object
+    /// the embedding process holds.
+    Keywords {
+        settings: Vec<(String, String)>,
+        app: AppSpec,
+    },
+}
+
+impl ConfigSource {
+    pub fn read(&self) -> Result<Config, ArgsError> {
+        match self {
+            ConfigSource::Args(args) => Config::from_args(args),
+            ConfigSource::Keywords { settings, app } => {
+                Config::from_keywords(settings, app.clone()).map_err(ArgsError::Invalid)
+            }
+        }
+    }
+}
+
 impl Config {
+    /// `waitressd.serve(app, **kw)`: the keywords (Waitress's names, values already
+    /// strings as in a config file) over the defaults; the environment is not read.
+    /// An error names the keyword and its value.
+    pub fn from_keywords(settings: &[(String, String)], app: AppSpec) -> Result<Config, String> {
+        use clap::FromArgMatches;
+        let matches = cli::command()
+            .try_get_matches_from(["waitressd"])
+            .map_err(|e| e.to_string())?;
+        let mut cli = Cli::from_arg_matches(&matches).map_err(|e| e.to_string())?;
+        for (key, value) in settings {
+            if !settings::setting(key).is_some_and(settings::Setting::is_keyword) {
+                return Err(format!("Unknown adjustment '{key}'"));
+            }
+            layers::set(&mut cli, key, value)
+                .map_err(|why| format!("invalid value '{value}' for '{key}': {why}"))?;
+        }
+        Config::from_cli_with_app(cli, Some(app)).map_err(|e| {
+            let key = e.setting.replace('-', "_");
+            let given = settings
+                .iter()
+                .find(|(k, _)| *k == key)
+                .map_or(e.value.clone(), |(_, v)| v.clone());
+            format!("invalid value '{given}' for '{key}': {}", e.why)
+        })
+    }
+
     /// Parse and validate a whole command line (argv[0] first). Used at startup and
     /// again on every SIGHUP.
     pub fn from_args(args: &[std::ffi::OsString]) -> Result<Config, ArgsError> {
@@ -147,6 +197,12 @@ impl Config {
 
     /// Validate a parsed command line.
     pub fn from_cli(cli: Cli) -> Result<Config, ConfigError> {
+        Config::from_cli_with_app(cli, None)
+    }
+
+    /// As `from_cli`, with the app given by the embedding process (`serve(app)`)
+    /// instead of APP.
+    fn from_cli_with_app(cli: Cli, preset: Option<AppSpec>) -> Result<Config, ConfigError> {
         let listen = listen_addrs(&cli)?;
         let workers = cli.workers.unwrap_or(1);
         if !(1..=1024).contains(&workers) {
@@ -181,10 +237,11 @@ impl Config {
             return Err(bad("threads", cli.threads, "must be at most 1024"));
         }
         let mut warnings = Vec::new();
-        let app = cli
-            .app
-            .as_deref()
-            .map(|a| AppSpec::from_arg(a.as_os_str(), cli.call));
+        let app = preset.or_else(|| {
+            cli.app
+                .as_deref()
+                .map(|a| AppSpec::from_arg(a.as_os_str(), cli.call))
+        });
         for (given, setting) in [
             (cli.send_bytes.is_some(), "send_bytes"),
             (

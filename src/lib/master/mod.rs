@@ -19,6 +19,7 @@ mod spawn;
 
 pub use signals::MasterSignals;
 
+use crate::config::ConfigSource;
 use crate::config::{ArgsError, Config};
 use crate::exit;
 use crate::link::{MasterLink, Message};
@@ -27,7 +28,6 @@ use crate::systemd::Notifier;
 use nix::sys::signal::{kill, Signal};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
-use std::ffi::OsString;
 use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
 
@@ -103,7 +103,8 @@ pub struct Master {
     cfg: Config,
     /// The previous config, kept while a reload may still be abandoned.
     previous_cfg: Option<Config>,
-    args: Vec<OsString>,
+    /// Where the configuration comes from (read again on HUP).
+    source: ConfigSource,
     listeners: Vec<Listener>,
     signals: MasterSignals,
     notifier: Notifier,
@@ -121,7 +122,7 @@ pub struct Master {
 impl Master {
     pub fn new(
         cfg: Config,
-        args: Vec<OsString>,
+        source: ConfigSource,
         listeners: Vec<Listener>,
         signals: MasterSignals,
         notifier: Notifier,
@@ -131,7 +132,7 @@ impl Master {
         Master {
             cfg,
             previous_cfg: None,
-            args,
+            source,
             listeners,
             signals,
             notifier,
@@ -232,7 +233,7 @@ impl Master {
     /// HUP: re-read the configuration and start a new generation beside the old.
     fn start_reload(&mut self) {
         self.notifier.reloading(self.boot_may_take());
-        let mut cfg = match Config::from_args(&self.args) {
+        let mut cfg = match self.source.read() {
             Ok(cfg) => cfg,
             Err(ArgsError::Info(_)) => return,
             Err(ArgsError::Invalid(why)) => {

@@ -73,3 +73,13 @@ impl MasterSignals {
         }
     }
 }
+
+impl Drop for MasterSignals {
+    /// The master is done (`waitressd.serve()` returns into its caller): its signal
+    /// actions go with it.
+    fn drop(&mut self) {
+        for id in &self.ids {
+            signal_hook::low_level::unregister(*id);
+        }
+    }
+}

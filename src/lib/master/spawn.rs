@@ -126,22 +126,11 @@ fn child(args: SpawnArgs<'_>, link: UnixStream, master_pid: Pid) -> i32 {
 /// are the master's business (ignored here: Ctrl-C reaches the whole process group,
 /// and `pkill -HUP waitressd` must not kill workers).
 fn worker_signals() -> std::io::Result<SignalPipe> {
-    let (graceful_read, graceful_write) = UnixStream::pair()?;
-    let (immediate_read, immediate_write) = UnixStream::pair()?;
-    for s in [
-        &graceful_read,
-        &graceful_write,
-        &immediate_read,
-        &immediate_write,
-    ] {
-        s.set_nonblocking(true)?;
-    }
-    signal_hook::low_level::pipe::register(signal_hook::consts::SIGTERM, graceful_write)?;
-    signal_hook::low_level::pipe::register(signal_hook::consts::SIGQUIT, immediate_write)?;
-    Ok(SignalPipe {
-        graceful: mio::net::UnixStream::from_std(graceful_read),
-        immediate: mio::net::UnixStream::from_std(immediate_read),
-    })
+    let (pipe, _ids) = SignalPipe::install(
+        &[signal_hook::consts::SIGTERM],
+        &[signal_hook::consts::SIGQUIT],
+    )?;
+    Ok(pipe)
 }
 
 /// The raw fd of a link, for closing in other children.

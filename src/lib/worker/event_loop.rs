@@ -130,6 +130,45 @@ pub struct SignalPipe {
     pub immediate: UnixStream,
 }
 
+impl SignalPipe {
+    /// Deliver the `graceful` signals (drain) and the `immediate` ones (stop now)
+    /// through new pipes; returns the pipes and the registrations, which
+    /// `signal_hook::low_level::unregister` undoes.
+    pub fn install(
+        graceful: &[std::ffi::c_int],
+        immediate: &[std::ffi::c_int],
+    ) -> io::Result<(SignalPipe, Vec<signal_hook::SigId>)> {
+        let (graceful_read, graceful_write) = std::os::unix::net::UnixStream::pair()?;
+        let (immediate_read, immediate_write) = std::os::unix::net::UnixStream::pair()?;
+        for s in [
+            &graceful_read,
+            &graceful_write,
+            &immediate_read,
+            &immediate_write,
+        ] {
+            s.set_nonblocking(true)?;
+        }
+        let mut ids = Vec::new();
+        for &sig in graceful {
+            ids.push(signal_hook::low_level::pipe::register(
+                sig,
+                graceful_write.try_clone()?,
+            )?);
+        }
+        for &sig in immediate {
+            ids.push(signal_hook::low_level::pipe::register(
+                sig,
+                immediate_write.try_clone()?,
+            )?);
+        }
+        let pipe = SignalPipe {
+            graceful: UnixStream::from_std(graceful_read),
+            immediate: UnixStream::from_std(immediate_read),
+        };
+        Ok((pipe, ids))
+    }
+}
+
 enum AnyListener {
     Tcp(TcpListener),
     Unix(UnixListener),
