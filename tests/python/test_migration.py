@@ -361,3 +361,17 @@ def test_heroku_procfile_from_a_fresh_venv(tmp_path):
         }
     finally:
         assert server.stop() == 0, server.log_text()
+
+
+# waitress 3.0.2's Adjustments._params: every one is a serve() keyword (but sockets).
+WAITRESS_ADJUSTMENTS = """host port ipv4 ipv6 listen threads trusted_proxy trusted_proxy_count
+trusted_proxy_headers log_untrusted_proxy_headers clear_untrusted_proxy_headers url_scheme
+url_prefix backlog recv_bytes send_bytes outbuf_overflow outbuf_high_watermark inbuf_overflow
+connection_limit cleanup_interval channel_timeout log_socket_errors max_request_header_size
+max_request_body_size expose_tracebacks ident asyncore_loop_timeout asyncore_use_poll
+unix_socket unix_socket_perms sockets channel_request_lookahead server_name""".split()
+
+
+def test_every_waitress_adjustment_is_a_keyword():
+    missing = set(WAITRESS_ADJUSTMENTS) - set(_serve.KEYWORDS) - {"sockets"}
+    assert not missing, missing
