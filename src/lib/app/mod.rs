@@ -108,7 +108,7 @@ pub struct RequestView<'a> {
     /// chunked body (whose de-chunked length is `content_length`).
     pub has_content_length: bool,
     /// (lower-case name, value), arrival order.
-    pub headers: &'a [(Vec<u8>, Vec<u8>)],
+    pub headers: &'a [(&'a [u8], &'a [u8])],
     pub content_length: i64,
 }
 

@@ -11,7 +11,7 @@ pub mod outbuf;
 
 use crate::buffer::{Segment, SpillBuffer};
 use crate::http::{
-    parse_head, BodyDecoder, BodyKind, Limits, ParseStatus, RequestError, RequestHead, Version,
+    BodyDecoder, BodyKind, HeadScan, Limits, ParseStatus, RequestError, RequestHead, Version,
 };
 use outbuf::{Completion, OutBuf};
 use std::collections::VecDeque;
@@ -119,6 +119,8 @@ enum WriteState {
 pub struct Conn {
     settings: Arc<ConnSettings>,
     inbuf: Vec<u8>,
+    /// How much of the head arriving in `inbuf` has been checked already.
+    head_scan: HeadScan,
     read: ReadState,
     ready: VecDeque<Ready>,
     write: WriteState,
@@ -148,6 +150,7 @@ impl Conn {
         Conn {
             settings,
             inbuf: Vec::new(),
+            head_scan: HeadScan::default(),
             read: ReadState::Head,
             ready: VecDeque::new(),
             write: WriteState::Idle,
@@ -244,7 +247,7 @@ impl Conn {
                         self.stop_if_starved();
                         return;
                     }
-                    match parse_head(&self.inbuf, &self.settings.limits) {
+                    match self.head_scan.parse(&self.inbuf, &self.settings.limits) {
                         Ok(ParseStatus::Partial) => {
                             self.stop_if_starved();
                             return;
@@ -423,16 +426,16 @@ impl Conn {
                             return Step::Dispatch(request);
                         }
                         Some(Ready::Error { error, version }) => {
-                            let response = error.to_response(version, &self.settings.ident, date);
-                            let body = crate::http::response::body_length(&response);
+                            let response =
+                                error.to_response(version, false, &self.settings.ident, date);
                             self.rejected = Some(Rejection {
-                                status: error.status(),
-                                bytes: body,
+                                status: response.status,
+                                bytes: response.body_bytes,
                                 server_fault: error
                                     .is_server_fault()
                                     .then(|| error.detail().into_owned()),
                             });
-                            self.output.push_back(Segment::memory(response));
+                            self.output.push_back(Segment::memory(response.bytes));
                             // The rest of a rejected request may still be arriving.
                             self.write = WriteState::Closing(CloseKind::Linger);
                         }
@@ -571,14 +574,14 @@ mod tests {
         let Step::Dispatch(a) = c.step("d") else {
             panic!("expected /a")
         };
-        assert_eq!(a.head.target, b"/a");
+        assert_eq!(a.head.target(), b"/a");
         serve(&mut c, b"A", Completion::KeepAlive);
         assert!(matches!(c.step("d"), Step::Write));
         assert_eq!(drain_output(&mut c), b"A");
         let Step::Dispatch(b) = c.step("d") else {
             panic!("expected /b")
         };
-        assert_eq!(b.head.target, b"/b");
+        assert_eq!(b.head.target(), b"/b");
     }
 
     #[test]
@@ -697,7 +700,7 @@ mod tests {
             let Step::Dispatch(r) = c.step("d") else {
                 panic!("expected {path:?}")
             };
-            assert_eq!(r.head.target, path);
+            assert_eq!(r.head.target(), path);
             serve(&mut c, b"R", Completion::KeepAlive);
             assert!(matches!(c.step("d"), Step::Write));
             assert_eq!(drain_output(&mut c), b"R");
@@ -733,7 +736,7 @@ mod tests {
                         let CompleteRequest { head, body } = *r;
                         let mut bytes = Vec::new();
                         body.into_reader().unwrap().read_to_end(&mut bytes).unwrap();
-                        seen.push((head.method.clone(), head.target.clone(), bytes));
+                        seen.push((head.method().to_string(), head.target().to_vec(), bytes));
                         serve(c, b"R", Completion::KeepAlive);
                     }
                     Step::Write => {
@@ -821,7 +824,7 @@ mod tests {
                         drain_output(&mut c);
                     }
                     Step::Dispatch(b) => {
-                        assert_eq!(b.head.target, b"/b", "split {split}");
+                        assert_eq!(b.head.target(), b"/b", "split {split}");
                         dispatched_b = true;
                         break;
                     }

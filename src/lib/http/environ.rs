@@ -1,11 +1,13 @@
 //! The CGI/WSGI view of a request, as pure functions: splitting the target,
 //! percent-decoding PATH_INFO, url_prefix handling, CGI header names. The rules are
-//! Waitress's (`parser.split_uri`, `task.WSGITask.get_environment`).
+//! Waitress's (`parser.split_uri`, `task.WSGITask.get_environment`). They borrow
+//! from the request wherever the answer is a part of it, and copy only to decode.
+use std::borrow::Cow;
 
 /// Split a request-target into (raw path, query without '?'), dropping any fragment.
 /// Absolute-form targets keep only their path ("http://h/p?q" → "/p", "q"). A target
 /// starting with "//" is all path (Waitress #260), not a network location.
-pub fn split_target(target: &[u8]) -> (Vec<u8>, Vec<u8>) {
+pub fn split_target(target: &[u8]) -> (&[u8], &[u8]) {
     let mut rest = target;
     if !rest.starts_with(b"//") {
         if let Some(after_scheme) = strip_scheme(rest) {
@@ -22,8 +24,8 @@ pub fn split_target(target: &[u8]) -> (Vec<u8>, Vec<u8>) {
         None => rest,
     };
     match rest.iter().position(|&b| b == b'?') {
-        Some(i) => (rest[..i].to_vec(), rest[i + 1..].to_vec()),
-        None => (rest.to_vec(), Vec::new()),
+        Some(i) => (&rest[..i], &rest[i + 1..]),
+        None => (rest, b""),
     }
 }
 
@@ -37,8 +39,12 @@ fn strip_scheme(target: &[u8]) -> Option<&[u8]> {
     None
 }
 
-/// %XX → byte; an invalid escape is kept as is (Python's `unquote_to_bytes`).
-pub fn percent_decode(path: &[u8]) -> Vec<u8> {
+/// %XX → byte; an invalid escape is kept as is (Python's `unquote_to_bytes`). A path
+/// without escapes is returned as it is.
+pub fn percent_decode(path: &[u8]) -> Cow<'_, [u8]> {
+    if !path.contains(&b'%') {
+        return Cow::Borrowed(path);
+    }
     let mut out = Vec::with_capacity(path.len());
     let mut i = 0;
     while i < path.len() {
@@ -52,7 +58,7 @@ pub fn percent_decode(path: &[u8]) -> Vec<u8> {
         out.push(path[i]);
         i += 1;
     }
-    out
+    Cow::Owned(out)
 }
 
 fn hex(b: u8) -> Option<u8> {
@@ -68,7 +74,7 @@ fn hex(b: u8) -> Option<u8> {
 /// ("" or "/x" without a trailing slash). Waitress `get_environment`: leading slashes
 /// collapse to one; a path equal to the prefix gives PATH_INFO ""; a path under
 /// prefix + "/" loses the prefix; SCRIPT_NAME is the prefix in every case.
-pub fn script_and_path(decoded_path: &[u8], url_prefix: &str) -> (Vec<u8>, Vec<u8>) {
+pub fn script_and_path<'a>(decoded_path: &'a [u8], url_prefix: &'a str) -> (&'a [u8], &'a [u8]) {
     let mut path = decoded_path;
     if path.starts_with(b"/") {
         while path.len() > 1 && path[1] == b'/' {
@@ -77,23 +83,15 @@ pub fn script_and_path(decoded_path: &[u8], url_prefix: &str) -> (Vec<u8>, Vec<u
     }
     let prefix = url_prefix.as_bytes();
     if prefix.is_empty() {
-        return (Vec::new(), path.to_vec());
+        return (b"", path);
     }
     if path == prefix {
-        return (prefix.to_vec(), Vec::new());
+        return (prefix, b"");
     }
     if path.len() > prefix.len() && path.starts_with(prefix) && path[prefix.len()] == b'/' {
-        return (prefix.to_vec(), path[prefix.len()..].to_vec());
+        return (prefix, &path[prefix.len()..]);
     }
-    (prefix.to_vec(), path.to_vec())
-}
-
-/// SERVER_NAME and SERVER_PORT: Waitress uses the configured `server_name` (default
-/// "waitress.invalid") and the port of the listening socket, not the Host header
-/// (`server.py`: `self.server_name = adj.server_name`; trusted proxy headers may
-/// override both). Apps that want the client's host read HTTP_HOST.
-pub fn server_name_and_port(server_name: &str, local_port: &str) -> (String, String) {
-    (server_name.to_string(), local_port.to_string())
+    (prefix, path)
 }
 
 /// "x-foo" → "X_FOO" (the CGI spelling, without the HTTP_ prefix).
@@ -113,33 +111,38 @@ mod tests {
 
     #[test]
     fn targets() {
-        assert_eq!(
-            split_target(b"/a/b?x=1#f"),
-            (b"/a/b".to_vec(), b"x=1".to_vec())
-        );
-        assert_eq!(split_target(b"//a/b?x"), (b"//a/b".to_vec(), b"x".to_vec()));
-        assert_eq!(
-            split_target(b"http://h:80/p?q"),
-            (b"/p".to_vec(), b"q".to_vec())
-        );
-        assert_eq!(split_target(b"HTTPS://h"), (b"".to_vec(), b"".to_vec()));
-        assert_eq!(split_target(b"*"), (b"*".to_vec(), b"".to_vec()));
-        assert_eq!(split_target(b"/?"), (b"/".to_vec(), b"".to_vec()));
+        let split = |t: &[u8]| {
+            let (p, q) = split_target(t);
+            (p.to_vec(), q.to_vec())
+        };
+        assert_eq!(split(b"/a/b?x=1#f"), (b"/a/b".to_vec(), b"x=1".to_vec()));
+        assert_eq!(split(b"//a/b?x"), (b"//a/b".to_vec(), b"x".to_vec()));
+        assert_eq!(split(b"http://h:80/p?q"), (b"/p".to_vec(), b"q".to_vec()));
+        assert_eq!(split(b"HTTPS://h"), (b"".to_vec(), b"".to_vec()));
+        assert_eq!(split(b"*"), (b"*".to_vec(), b"".to_vec()));
+        assert_eq!(split(b"/?"), (b"/".to_vec(), b"".to_vec()));
     }
 
     #[test]
     fn decoding() {
-        assert_eq!(percent_decode(b"/a%20b%2Fc"), b"/a b/c");
-        assert_eq!(percent_decode(b"/%zz%4"), b"/%zz%4");
-        assert_eq!(percent_decode(b"%e2%82%ac"), "\u{20ac}".as_bytes());
-        assert_eq!(percent_decode(b"%"), b"%");
+        assert_eq!(&*percent_decode(b"/a%20b%2Fc"), b"/a b/c");
+        assert_eq!(&*percent_decode(b"/%zz%4"), b"/%zz%4");
+        assert_eq!(&*percent_decode(b"%e2%82%ac"), "\u{20ac}".as_bytes());
+        assert_eq!(&*percent_decode(b"%"), b"%");
+        assert!(matches!(
+            percent_decode(b"/plain"),
+            Cow::Borrowed(b"/plain")
+        ));
     }
 
     #[test]
     fn prefixes() {
         let sp = |p: &str, pre: &str| {
             let (s, p) = script_and_path(p.as_bytes(), pre);
-            (String::from_utf8(s).unwrap(), String::from_utf8(p).unwrap())
+            (
+                String::from_utf8(s.to_vec()).unwrap(),
+                String::from_utf8(p.to_vec()).unwrap(),
+            )
         };
         assert_eq!(sp("///a", ""), ("".into(), "/a".into()));
         assert_eq!(sp("/app", "/app"), ("/app".into(), "".into()));

@@ -1,13 +1,17 @@
-//! Request heads: `parse_head(bytes so far)` → a complete `RequestHead`, "need more",
-//! or the `RequestError` that rejects it. Pure and incremental: the caller passes the
-//! bytes received so far and calls again when more arrive.
+//! Request heads: `HeadScan::parse(bytes so far)` → a complete `RequestHead`, "need
+//! more", or the `RequestError` that rejects it. Pure and incremental: the caller
+//! passes the bytes received so far and calls again when more arrive; the scan
+//! resumes where the last one stopped, so a head that trickles in a few bytes at a
+//! time costs time linear in its size.
 //!
-//! httparse tokenizes the header fields; around it we enforce what RFC 9112 demands
-//! and httparse (or Waitress) lets through: no bare CR or LF (§2.2), no obs-fold
-//! (§5.2), no whitespace before a colon (§5.1), exactly one framing (§6.1, §6.3), a
-//! single final `chunked`, Host rules (§3.2), target forms (§3.2), version syntax
-//! (§2.3). Every error comes out as a `RequestError` with a message that says what
-//! was wrong.
+//! One pass finds the blank line that ends the head and refuses bare CR or LF as soon
+//! as they arrive (RFC 9112 §2.2). The complete head is then copied once into the
+//! `RequestHead`, which holds the positions of its parts instead of copies of them
+//! (names lower-cased in place). Around that we enforce what RFC 9112 demands and
+//! Waitress lets through: no obs-fold (§5.2), no whitespace before a colon (§5.1),
+//! exactly one framing (§6.1, §6.3), a single final `chunked`, Host rules (§3.2),
+//! target forms (§3.2), version syntax (§2.3). Every error comes out as a
+//! `RequestError` with a message that says what was wrong.
 use super::error::{quote_line, Malformed, RequestError, Unsupported};
 
 /// The protocol versions we speak.
@@ -41,19 +45,35 @@ pub struct Limits {
     pub max_request_body_size: u64,
 }
 
-/// One header field: (lower-case name, value).
-pub type Field = (Vec<u8>, Vec<u8>);
+/// Where a part of the head sits in `RequestHead::raw`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Span {
+    start: u32,
+    end: u32,
+}
 
-/// A parsed, validated request head.
+impl Span {
+    fn of(start: usize, end: usize) -> Span {
+        // Heads are bounded by max_request_header_size, far below u32::MAX.
+        Span {
+            start: start as u32,
+            end: end as u32,
+        }
+    }
+}
+
+/// A parsed, validated request head: its bytes, once, and where its parts are.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RequestHead {
+    /// The request line and field lines as received, field names lower-cased.
+    raw: Box<[u8]>,
     /// As received: methods are case-sensitive tokens (RFC 9110 §9.1).
-    pub method: String,
+    method: Span,
     /// The raw request-target.
-    pub target: Vec<u8>,
+    target: Span,
+    /// (name, value) in arrival order; values without surrounding whitespace.
+    fields: Vec<(Span, Span)>,
     pub version: Version,
-    /// Arrival order, names lower-cased, values without surrounding whitespace.
-    pub headers: Vec<Field>,
     pub body: BodyKind,
     /// Whether the client asked to keep the connection open (version default and
     /// Connection tokens).
@@ -63,16 +83,41 @@ pub struct RequestHead {
 }
 
 impl RequestHead {
+    fn at(&self, span: Span) -> &[u8] {
+        &self.raw[span.start as usize..span.end as usize]
+    }
+
+    /// The method: a token, so ASCII.
+    pub fn method(&self) -> &str {
+        std::str::from_utf8(self.at(self.method)).unwrap_or_default()
+    }
+
+    /// The request-target as received.
+    pub fn target(&self) -> &[u8] {
+        self.at(self.target)
+    }
+
+    /// Every field as (lower-case name, value), in arrival order.
+    pub fn headers(&self) -> impl ExactSizeIterator<Item = (&[u8], &[u8])> + '_ {
+        self.fields.iter().map(|&(n, v)| (self.at(n), self.at(v)))
+    }
+
     /// The first value of a header, by lower-case name.
     pub fn header(&self, lowercase_name: &[u8]) -> Option<&[u8]> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n == lowercase_name)
-            .map(|(_, v)| v.as_slice())
+        self.headers()
+            .find(|(n, _)| *n == lowercase_name)
+            .map(|(_, v)| v)
+    }
+
+    /// Every value of a header, by lower-case name, in arrival order.
+    pub fn values<'a>(&'a self, lowercase_name: &'a [u8]) -> impl Iterator<Item = &'a [u8]> + 'a {
+        self.headers()
+            .filter(move |(n, _)| *n == lowercase_name)
+            .map(|(_, v)| v)
     }
 
     pub fn is_head(&self) -> bool {
-        self.method == "HEAD"
+        self.method() == "HEAD"
     }
 }
 
@@ -89,39 +134,64 @@ pub enum ParseStatus {
 /// Empty lines tolerated before the request line (RFC 9112 §2.2 "at least one").
 const MAX_LEADING_EMPTY_LINES: usize = 8;
 
-/// Parse a request head from the start of `buf`.
+/// How far a head that is still arriving has been checked. Keep one per connection
+/// and `reset` it once a head is consumed.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct HeadScan {
+    /// Bytes of the buffer already checked for line endings and the head's end.
+    scanned: usize,
+}
+
+/// Parse a request head from the start of `buf`, scanning it all.
 pub fn parse_head(buf: &[u8], limits: &Limits) -> Result<ParseStatus, RequestError> {
-    let mut start = 0;
-    for _ in 0..MAX_LEADING_EMPTY_LINES {
-        if buf[start..].starts_with(b"\r\n") {
-            start += 2;
-        } else {
-            break;
+    HeadScan::default().parse(buf, limits)
+}
+
+impl HeadScan {
+    /// Forget the scanned bytes (they were consumed).
+    pub fn reset(&mut self) {
+        self.scanned = 0;
+    }
+
+    /// Parse a request head from the start of `buf`, which holds the bytes of the
+    /// previous call (if any) followed by new ones.
+    pub fn parse(&mut self, buf: &[u8], limits: &Limits) -> Result<ParseStatus, RequestError> {
+        let mut start = 0;
+        for _ in 0..MAX_LEADING_EMPTY_LINES {
+            if buf[start..].starts_with(b"\r\n") {
+                start += 2;
+            } else {
+                break;
+            }
+        }
+        let rest = &buf[start..];
+        if rest == b"\r" {
+            return Ok(ParseStatus::Partial);
+        }
+        let from = self.scanned.saturating_sub(start);
+        match scan(rest, from) {
+            Scan::Bare(at) => Err(bare_line_ending(rest, at)),
+            Scan::More(upto) => {
+                self.scanned = start + upto;
+                if rest.len() > limits.max_request_header_size {
+                    return Err(header_too_large(limits));
+                }
+                Ok(ParseStatus::Partial)
+            }
+            Scan::End(end) => {
+                self.reset();
+                if end > limits.max_request_header_size {
+                    return Err(header_too_large(limits));
+                }
+                // The request line and field lines, each ending in CRLF.
+                let head = parse_complete(&rest[..end - 2], limits)?;
+                Ok(ParseStatus::Complete {
+                    head,
+                    consumed: start + end,
+                })
+            }
         }
     }
-    let rest = &buf[start..];
-    if rest == b"\r" {
-        return Ok(ParseStatus::Partial);
-    }
-    let end = find(rest, b"\r\n\r\n");
-    let scan_len = end.map_or(rest.len(), |e| e + 4);
-    // Reject bare CR/LF as soon as they arrive rather than waiting for a head end
-    // that a bare-LF client will never send.
-    check_line_endings(&rest[..scan_len])?;
-    let Some(end) = end else {
-        if rest.len() > limits.max_request_header_size {
-            return Err(header_too_large(limits));
-        }
-        return Ok(ParseStatus::Partial);
-    };
-    if end + 4 > limits.max_request_header_size {
-        return Err(header_too_large(limits));
-    }
-    let head = parse_complete(&rest[..end + 2], limits)?;
-    Ok(ParseStatus::Complete {
-        head,
-        consumed: start + end + 4,
-    })
 }
 
 fn header_too_large(limits: &Limits) -> RequestError {
@@ -130,30 +200,63 @@ fn header_too_large(limits: &Limits) -> RequestError {
     }
 }
 
-fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    haystack.windows(needle.len()).position(|w| w == needle)
+/// What one scan of the bytes so far found.
+enum Scan {
+    /// The head ends after this many bytes (its blank line included).
+    End(usize),
+    /// No end yet; every byte before this index is checked (a final CR waits for
+    /// the byte after it).
+    More(usize),
+    /// A bare CR or LF at this index.
+    Bare(usize),
 }
 
-/// Every LF must follow a CR and every CR must precede an LF (a trailing CR may
-/// still get its LF).
-fn check_line_endings(bytes: &[u8]) -> Result<(), RequestError> {
-    for (i, &b) in bytes.iter().enumerate() {
-        let bare = match b {
-            b'\n' => i == 0 || bytes[i - 1] != b'\r',
-            b'\r' => i + 1 < bytes.len() && bytes[i + 1] != b'\n',
-            _ => false,
+/// Check `bytes[from..]`: every LF must follow a CR and every CR precede an LF; stop
+/// at the first CRLFCRLF.
+fn scan(bytes: &[u8], from: usize) -> Scan {
+    let mut i = from;
+    while i < bytes.len() {
+        // Most bytes are neither: skip to the next line ending.
+        let Some(off) = bytes[i..].iter().position(|&b| b == b'\r' || b == b'\n') else {
+            return Scan::More(bytes.len());
         };
-        if bare {
-            // Waitress names the line: the request line, or the field line quoted.
-            let start = rfind(&bytes[..i], b"\r\n").map_or(0, |p| p + 2);
-            if start == 0 {
-                return Err(Malformed::BareCrLfInRequestLine.into());
+        i += off;
+        if bytes[i] == b'\r' {
+            match bytes.get(i + 1) {
+                None => return Scan::More(i),
+                Some(b'\n') => {}
+                Some(_) => return Scan::Bare(i),
             }
-            let end = find(&bytes[i..], b"\r\n").map_or(bytes.len(), |p| i + p);
-            return Err(Malformed::BareCrLfInHeader(quote_line(&bytes[start..end])).into());
+            i += 1;
+        } else if i == 0 || bytes[i - 1] != b'\r' {
+            return Scan::Bare(i);
         }
+        // bytes[i] is the LF of a CRLF.
+        if i >= 3 && &bytes[i - 3..=i] == b"\r\n\r\n" {
+            return Scan::End(i + 1);
+        }
+        i += 1;
     }
-    Ok(())
+    Scan::More(bytes.len())
+}
+
+/// The error for a bare CR or LF at `at`: Waitress names the line, the request line
+/// or the field line quoted.
+fn bare_line_ending(bytes: &[u8], at: usize) -> RequestError {
+    let start = rfind(&bytes[..at], b"\r\n").map_or(0, |p| p + 2);
+    if start == 0 {
+        return Malformed::BareCrLfInRequestLine.into();
+    }
+    // The line ends at the next CR or LF: the same text however much has arrived.
+    let end = bytes[at + 1..]
+        .iter()
+        .position(|&b| b == b'\r' || b == b'\n')
+        .map_or(bytes.len(), |p| at + 1 + p);
+    Malformed::BareCrLfInHeader(quote_line(&bytes[start..end])).into()
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
 }
 
 fn rfind(haystack: &[u8], needle: &[u8]) -> Option<usize> {
@@ -164,27 +267,21 @@ fn rfind(haystack: &[u8], needle: &[u8]) -> Option<usize> {
 fn parse_complete(head: &[u8], limits: &Limits) -> Result<RequestHead, RequestError> {
     let line_end = find(head, b"\r\n").unwrap_or(head.len());
     let (method, target, version) = parse_request_line(&head[..line_end])?;
-    let fields = &head[line_end + 2..];
-    let headers = parse_fields(fields)?;
-
+    let mut raw: Box<[u8]> = head.into();
+    let fields = parse_fields(&mut raw, line_end + 2)?;
     let mut request = RequestHead {
+        raw,
         method,
         target,
+        fields,
         version,
-        headers,
         body: BodyKind::Empty,
         keep_alive: false,
         expect_continue: false,
     };
     check_target_form(&request)?;
     check_host(&request)?;
-    if request
-        .headers
-        .iter()
-        .filter(|(n, _)| n == b"content-type")
-        .count()
-        > 1
-    {
+    if request.values(b"content-type").nth(1).is_some() {
         // A singleton field (RFC 9110 §8.3): two would let the app and a proxy in
         // front disagree about the body. Waitress joins them; we refuse.
         return Err(Malformed::ContentTypeRepeated.into());
@@ -202,7 +299,7 @@ fn is_tchar(b: u8) -> bool {
 }
 
 /// request-line = method SP request-target SP HTTP-version (RFC 9112 §3).
-fn parse_request_line(line: &[u8]) -> Result<(String, Vec<u8>, Version), RequestError> {
+fn parse_request_line(line: &[u8]) -> Result<(Span, Span, Version), RequestError> {
     let mut parts = line.split(|&b| b == b' ');
     let (Some(method), Some(target), Some(version), None) =
         (parts.next(), parts.next(), parts.next(), parts.next())
@@ -212,19 +309,22 @@ fn parse_request_line(line: &[u8]) -> Result<(String, Vec<u8>, Version), Request
     if method.is_empty() || !method.iter().all(|&b| is_tchar(b)) || target.is_empty() {
         return Err(Malformed::StartLine.into());
     }
-    // ASCII by the token check above.
-    let method = String::from_utf8_lossy(method).into_owned();
-    if method != method.to_ascii_uppercase() {
+    if method.iter().any(u8::is_ascii_lowercase) {
         // Waitress refuses lower-case methods rather than let a typo through
-        // (`parser.crack_first_line`).
-        return Err(Malformed::MethodCase(method).into());
+        // (`parser.crack_first_line`). ASCII by the token check above.
+        return Err(Malformed::MethodCase(String::from_utf8_lossy(method).into_owned()).into());
     }
     // RFC 9112 §3.2: the target is VCHARs (percent-encoded beyond them).
     if !target.iter().all(|&b| (0x21..=0x7e).contains(&b)) {
         return Err(Malformed::BadUri.into());
     }
     let version = parse_version(version)?;
-    Ok((method, target.to_vec(), version))
+    let target_start = method.len() + 1;
+    Ok((
+        Span::of(0, method.len()),
+        Span::of(target_start, target_start + target.len()),
+        version,
+    ))
 }
 
 /// HTTP-version = "HTTP/" DIGIT "." DIGIT, case-sensitive (RFC 9112 §2.3).
@@ -245,27 +345,27 @@ fn parse_version(v: &[u8]) -> Result<Version, RequestError> {
     }
 }
 
-/// Field lines through httparse, after the checks it does not make.
-fn parse_fields(fields: &[u8]) -> Result<Vec<Field>, RequestError> {
-    if fields.is_empty() {
-        return Ok(Vec::new());
-    }
-    let lines = fields.windows(2).filter(|w| w == b"\r\n").count();
-    for line in fields.split(|&b| b == b'\n') {
-        match line.first() {
-            Some(b' ') | Some(b'\t') => {
-                let line = line.strip_suffix(b"\r").unwrap_or(line);
-                return Err(Malformed::FoldedHeaderLine(quote_line(line)).into());
-            }
-            _ => {}
+/// The field lines of `raw`, from `from` on (each ends in CRLF; line endings are
+/// already checked): a field line is `token ":" OWS value OWS`. No colon, an empty
+/// name, whitespace before the colon (RFC 9112 §5.1), a name that is not a token, a
+/// control character in the value (RFC 9110 §5.5) or a folded line (§5.2) fails
+/// it. Names are lower-cased in place.
+fn parse_fields(raw: &mut [u8], from: usize) -> Result<Vec<(Span, Span)>, RequestError> {
+    let lines = raw[from.min(raw.len())..]
+        .iter()
+        .filter(|&&b| b == b'\n')
+        .count();
+    let mut fields = Vec::with_capacity(lines);
+    let mut pos = from;
+    while pos < raw.len() {
+        let line_end = raw[pos..]
+            .iter()
+            .position(|&b| b == b'\r')
+            .map_or(raw.len(), |p| pos + p);
+        let line = &raw[pos..line_end];
+        if let Some(b' ' | b'\t') = line.first() {
+            return Err(Malformed::FoldedHeaderLine(quote_line(line)).into());
         }
-        let line = line.strip_suffix(b"\r").unwrap_or(line);
-        if line.is_empty() {
-            continue;
-        }
-        // A field line is `token ":" OWS value OWS`: no colon, an empty name,
-        // whitespace before the colon (RFC 9112 §5.1), a name that is not a token or
-        // a control character in the value (RFC 9110 §5.5) all fail it.
         let Some(colon) = line.iter().position(|&b| b == b':') else {
             return Err(Malformed::InvalidHeader.into());
         };
@@ -277,49 +377,37 @@ fn parse_fields(fields: &[u8]) -> Result<Vec<Field>, RequestError> {
         {
             return Err(Malformed::InvalidHeader.into());
         }
+        // OWS around the value: SP and HTAB (no other control byte is left).
+        let lead = value.len() - value.trim_ascii_start().len();
+        let trimmed = value.trim_ascii().len();
+        let value_start = pos + colon + 1 + lead;
+        raw[pos..pos + colon].make_ascii_lowercase();
+        fields.push((
+            Span::of(pos, pos + colon),
+            Span::of(value_start, value_start + trimmed),
+        ));
+        pos = line_end + 2;
     }
-    // The checks above guarantee httparse sees only well-formed lines; it gives us
-    // the name/value split with OWS trimmed.
-    let mut slots = vec![httparse::EMPTY_HEADER; lines + 1];
-    let mut with_end = Vec::with_capacity(fields.len() + 2);
-    with_end.extend_from_slice(fields);
-    with_end.extend_from_slice(b"\r\n");
-    let parsed = match httparse::parse_headers(&with_end, &mut slots) {
-        Ok(httparse::Status::Complete((_, headers))) => headers,
-        Ok(httparse::Status::Partial) | Err(_) => return Err(Malformed::InvalidHeader.into()),
-    };
-    Ok(parsed
-        .iter()
-        .map(|h| {
-            (
-                h.name.as_bytes().to_ascii_lowercase(),
-                trim(h.value).to_vec(),
-            )
-        })
-        .collect())
-}
-
-/// OWS around a value. Field values hold no control bytes by the time they are
-/// trimmed (`parse_fields` refuses them), so ASCII whitespace here is SP and HTAB.
-fn trim(v: &[u8]) -> &[u8] {
-    v.trim_ascii()
+    Ok(fields)
 }
 
 /// RFC 9112 §3.2: origin-form for everything, absolute-form too, asterisk-form only
-/// with OPTIONS, authority-form only with CONNECT.
+/// with OPTIONS; CONNECT (authority-form) is not served.
 fn check_target_form(r: &RequestHead) -> Result<(), RequestError> {
     // A 2xx answer to CONNECT turns the connection into a tunnel (RFC 9112 §6.3
     // rule 2); a server without tunnels must not let an app answer it.
-    if r.method == "CONNECT" {
+    if r.method() == "CONNECT" {
         return Err(RequestError::NotImplemented(Unsupported::Connect));
     }
-    let t = &r.target;
-    let lower: Vec<u8> = t.iter().take(8).map(u8::to_ascii_lowercase).collect();
+    let t = r.target();
+    let mut lower = [0u8; 8];
+    let n = t.len().min(8);
+    lower[..n].copy_from_slice(&t[..n]);
+    lower.make_ascii_lowercase();
+    let lower = &lower[..n];
     let absolute = lower.starts_with(b"http://") || lower.starts_with(b"https://");
-    let ok = if r.method == "CONNECT" {
-        !t.starts_with(b"/") && t.contains(&b':') && !absolute && t.as_slice() != b"*"
-    } else if t.as_slice() == b"*" {
-        r.method == "OPTIONS"
+    let ok = if t == b"*" {
+        r.method() == "OPTIONS"
     } else {
         t.starts_with(b"/") || absolute
     };
@@ -332,17 +420,12 @@ fn check_target_form(r: &RequestHead) -> Result<(), RequestError> {
 
 /// RFC 9112 §3.2: HTTP/1.1 needs exactly one Host; never more than one.
 fn check_host(r: &RequestHead) -> Result<(), RequestError> {
-    let hosts: Vec<&[u8]> = r
-        .headers
-        .iter()
-        .filter(|(n, _)| n == b"host")
-        .map(|(_, v)| v.as_slice())
-        .collect();
-    match (hosts.len(), r.version) {
-        (0, Version::Http11) => Err(Malformed::HostMissing.into()),
-        (0, Version::Http10) => Ok(()),
-        (1, _) => {
-            let valid = hosts[0]
+    let mut hosts = r.values(b"host");
+    match (hosts.next(), hosts.next(), r.version) {
+        (None, _, Version::Http11) => Err(Malformed::HostMissing.into()),
+        (None, _, Version::Http10) => Ok(()),
+        (Some(host), None, _) => {
+            let valid = host
                 .iter()
                 .all(|&b| b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=%:[]".contains(&b));
             if valid {
@@ -351,63 +434,52 @@ fn check_host(r: &RequestHead) -> Result<(), RequestError> {
                 Err(Malformed::HostInvalid.into())
             }
         }
-        _ => Err(Malformed::HostRepeated.into()),
+        (Some(_), Some(_), _) => Err(Malformed::HostRepeated.into()),
     }
 }
 
-/// The comma-separated tokens of every `name` header, lower-cased, empties dropped.
-fn tokens(r: &RequestHead, name: &[u8]) -> Vec<Vec<u8>> {
-    r.headers
-        .iter()
-        .filter(|(n, _)| n == name)
-        .flat_map(|(_, v)| v.split(|&b| b == b','))
-        .map(|t| trim(t).to_ascii_lowercase())
+/// The comma-separated tokens of every `name` header, trimmed, empties dropped
+/// (compare them case-insensitively).
+fn tokens<'a>(r: &'a RequestHead, name: &'a [u8]) -> impl Iterator<Item = &'a [u8]> + 'a {
+    r.values(name)
+        .flat_map(|v| v.split(|&b| b == b','))
+        .map(<[u8]>::trim_ascii)
         .filter(|t| !t.is_empty())
-        .collect()
 }
 
 /// RFC 9112 §6.1–6.3: exactly one way to find the body's end.
 fn body_kind(r: &RequestHead, limits: &Limits) -> Result<BodyKind, RequestError> {
-    let lengths: Vec<&[u8]> = r
-        .headers
-        .iter()
-        .filter(|(n, _)| n == b"content-length")
-        .map(|(_, v)| v.as_slice())
-        .collect();
-    let has_te = r.headers.iter().any(|(n, _)| n == b"transfer-encoding");
-    if has_te {
+    let mut lengths = r.values(b"content-length");
+    let (first_length, second_length) = (lengths.next(), lengths.next());
+    if r.header(b"transfer-encoding").is_some() {
         if r.version == Version::Http10 {
             return Err(Malformed::TransferEncodingInHttp10.into());
         }
-        if !lengths.is_empty() {
+        if first_length.is_some() {
             return Err(Malformed::LengthAndTransferEncoding.into());
         }
-        let codings = tokens(r, b"transfer-encoding");
-        let chunked_count = codings
-            .iter()
-            .filter(|c| c.as_slice() == b"chunked")
-            .count();
-        if codings.is_empty()
-            || chunked_count > 1
-            || (chunked_count == 1 && codings.last().map(Vec::as_slice) != Some(b"chunked"))
-        {
+        let (mut codings, mut chunked, mut last_is_chunked) = (0, 0, false);
+        for coding in tokens(r, b"transfer-encoding") {
+            codings += 1;
+            last_is_chunked = coding.eq_ignore_ascii_case(b"chunked");
+            chunked += usize::from(last_is_chunked);
+        }
+        if codings == 0 || chunked > 1 || (chunked == 1 && !last_is_chunked) {
             return Err(Malformed::ChunkedNotFinal.into());
         }
-        if codings.len() > 1 || chunked_count == 0 {
+        if codings > 1 || chunked == 0 {
             return Err(RequestError::NotImplemented(Unsupported::TransferCoding));
         }
         return Ok(BodyKind::Chunked);
     }
-    match lengths.as_slice() {
-        [] => Ok(BodyKind::Empty),
-        [v] => {
+    match (first_length, second_length) {
+        (None, _) => Ok(BodyKind::Empty),
+        (Some(v), None) => {
             if v.is_empty() || v.len() > 19 || !v.iter().all(u8::is_ascii_digit) {
                 return Err(Malformed::ContentLength.into());
             }
-            let n: u64 = std::str::from_utf8(v)
-                .ok()
-                .and_then(|s| s.parse().ok())
-                .ok_or(Malformed::ContentLength)?;
+            // At most 19 digits: fits in a u64.
+            let n = v.iter().fold(0u64, |n, &d| n * 10 + u64::from(d - b'0'));
             if n > limits.max_request_body_size {
                 return Err(RequestError::BodyTooLarge {
                     limit: limits.max_request_body_size,
@@ -419,19 +491,22 @@ fn body_kind(r: &RequestHead, limits: &Limits) -> Result<BodyKind, RequestError>
                 BodyKind::Length(n)
             })
         }
-        _ => Err(Malformed::ContentLength.into()),
+        (Some(_), Some(_)) => Err(Malformed::ContentLength.into()),
     }
 }
 
 /// RFC 9112 §9.3: 1.1 persists unless "close"; 1.0 only with "keep-alive".
 fn wants_keep_alive(r: &RequestHead) -> bool {
-    let conn = tokens(r, b"connection");
-    if conn.iter().any(|t| t.as_slice() == b"close") {
-        return false;
+    let mut keep_alive = false;
+    for token in tokens(r, b"connection") {
+        if token.eq_ignore_ascii_case(b"close") {
+            return false;
+        }
+        keep_alive |= token.eq_ignore_ascii_case(b"keep-alive");
     }
     match r.version {
         Version::Http11 => true,
-        Version::Http10 => conn.iter().any(|t| t.as_slice() == b"keep-alive"),
+        Version::Http10 => keep_alive,
     }
 }
 
@@ -464,8 +539,8 @@ mod tests {
     #[test]
     fn accepts() {
         let h = parse("GET /a?b HTTP/1.1\r\nHost: x\r\nX-A:  v  \r\n\r\n").unwrap();
-        assert_eq!(h.method, "GET");
-        assert_eq!(h.target, b"/a?b");
+        assert_eq!(h.method(), "GET");
+        assert_eq!(h.target(), b"/a?b");
         assert_eq!(h.version, Version::Http11);
         assert_eq!(h.header(b"x-a"), Some(&b"v"[..]));
         assert!(h.keep_alive);
@@ -705,6 +780,92 @@ mod tests {
             }
         }
         assert_eq!(parse(req).unwrap(), whole);
+    }
+
+    /// Feed `input` to one HeadScan in pieces of `step` bytes, as a connection does.
+    fn trickle(input: &[u8], step: usize, limits: &Limits) -> Result<ParseStatus, RequestError> {
+        let mut scan = HeadScan::default();
+        let mut end = 0;
+        loop {
+            end = (end + step).min(input.len());
+            match scan.parse(&input[..end], limits)? {
+                ParseStatus::Partial if end < input.len() => {}
+                done => return Ok(done),
+            }
+        }
+    }
+
+    #[test]
+    fn a_head_in_pieces_parses_as_the_whole() {
+        let cases: &[&str] = &[
+            "GET /x HTTP/1.1\r\nHost: h\r\nX-Long: abcdef\r\n\r\n",
+            "\r\n\r\nGET / HTTP/1.0\r\n\r\n",
+            "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello",
+            "GET / HTTP/1.1\r\nHost: x\r\nX: a\rb\r\n\r\n",
+            "GET / HTTP/1.1\nHost: x\n\n",
+            "GET / HTTP/1.1\r\nHost: x\r\nX: a\r\n b\r\n\r\n",
+        ];
+        for case in cases {
+            let whole = format!("{:?}", parse_head(case.as_bytes(), &LIMITS));
+            for step in 1..6 {
+                let pieces = format!("{:?}", trickle(case.as_bytes(), step, &LIMITS));
+                assert_eq!(pieces, whole, "{case:?} in pieces of {step}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_trickled_head_is_scanned_once() {
+        // 256 KiB of fields arriving 7 bytes at a time: each call scans only the new
+        // bytes (plus at most a held-back CR), so the scan position only advances.
+        let limits = Limits {
+            max_request_header_size: 1 << 20,
+            max_request_body_size: 0,
+        };
+        let mut req = b"GET / HTTP/1.1\r\nHost: x\r\n".to_vec();
+        let mut fields = 1;
+        while req.len() < 256 * 1024 {
+            req.extend_from_slice(b"X-Filler: abcdefghijklmnopqrstuvwxyz\r\n");
+            fields += 1;
+        }
+        req.extend_from_slice(b"\r\n");
+        let mut scan = HeadScan::default();
+        let mut end = 0;
+        let mut last_scanned = 0;
+        let head = loop {
+            end = (end + 7).min(req.len());
+            match scan.parse(&req[..end], &limits).unwrap() {
+                ParseStatus::Partial => {
+                    assert!(scan.scanned >= last_scanned && scan.scanned + 1 >= end);
+                    last_scanned = scan.scanned;
+                }
+                ParseStatus::Complete { head, consumed } => {
+                    assert_eq!(consumed, req.len());
+                    break head;
+                }
+            }
+        };
+        assert_eq!(head.headers().len(), fields);
+        assert_eq!(
+            head.header(b"x-filler"),
+            Some(&b"abcdefghijklmnopqrstuvwxyz"[..])
+        );
+    }
+
+    #[test]
+    fn names_are_lower_cased_and_values_trimmed_in_place() {
+        let h = parse("GET / HTTP/1.1\r\nHOST: x\r\nX-Two:\t a b \t\r\nEmpty:\r\n\r\n").unwrap();
+        let fields: Vec<(&[u8], &[u8])> = h.headers().collect();
+        assert_eq!(
+            fields,
+            vec![
+                (&b"host"[..], &b"x"[..]),
+                (b"x-two", b"a b"),
+                (b"empty", b""),
+            ]
+        );
+        assert_eq!(h.method(), "GET");
+        assert_eq!(h.target(), b"/");
     }
 
     #[test]

@@ -10,5 +10,5 @@ pub mod proxy;
 pub mod response;
 
 pub use body::{BodyDecoder, Decoded};
-pub use error::{Malformed, RequestError, Unsupported};
-pub use head::{parse_head, BodyKind, Limits, ParseStatus, RequestHead, Version};
+pub use error::{ErrorResponse, Malformed, RequestError, Unsupported};
+pub use head::{parse_head, BodyKind, HeadScan, Limits, ParseStatus, RequestHead, Version};

@@ -104,15 +104,33 @@ impl View {
     }
 }
 
+/// Whether the peer at `remote_addr` is the trusted proxy.
+fn is_trusted(cfg: &ProxyConfig, remote_addr: &str) -> bool {
+    match cfg.trusted_proxy.as_deref() {
+        Some("*") => true,
+        Some(proxy) => proxy == remote_addr,
+        None => false,
+    }
+}
+
+/// Whether `apply` can change anything for a request from `remote_addr` whose field
+/// names are `names`: only for the trusted proxy, or when untrusted proxy headers are
+/// cleared and the request has one. The common request (no proxy configured, or
+/// none of its headers) skips building a `View` at all.
+pub fn has_work<'a>(
+    cfg: &ProxyConfig,
+    remote_addr: &str,
+    mut names: impl Iterator<Item = &'a [u8]>,
+) -> bool {
+    is_trusted(cfg, remote_addr)
+        || (cfg.clear_untrusted
+            && names.any(|name| PROXY_HEADERS.iter().any(|p| p.as_bytes() == name)))
+}
+
 /// Apply the proxy rules to one request's view.
 pub fn apply(cfg: &ProxyConfig, view: &mut View) -> Result<Vec<Note>, Malformed> {
     let mut notes = Vec::new();
-    let trusted_peer = match cfg.trusted_proxy.as_deref() {
-        Some("*") => true,
-        Some(proxy) => proxy == view.remote_addr,
-        None => false,
-    };
-    let untrusted: BTreeSet<&str> = if trusted_peer {
+    let untrusted: BTreeSet<&str> = if is_trusted(cfg, &view.remote_addr) {
         parse_proxy_headers(cfg, view, &mut notes)?
     } else {
         PROXY_HEADERS.iter().copied().collect()
@@ -459,6 +477,58 @@ mod tests {
 
     fn h(v: &View, name: &str) -> Option<String> {
         v.get(name)
+    }
+
+    #[test]
+    fn has_work_only_where_apply_changes_something() {
+        let configs = [
+            ProxyConfig::default(),
+            ProxyConfig {
+                clear_untrusted: true,
+                ..Default::default()
+            },
+            cfg("10.0.0.1", 1, &["x-forwarded-for"]),
+            cfg("127.0.0.1", 1, &["x-forwarded-for"]),
+        ];
+        let requests: [&[(&str, &str)]; 3] = [
+            &[("x-foo", "BAR")],
+            &[("x-forwarded-for", "1.2.3.4")],
+            &[("forwarded", "for=1.2.3.4")],
+        ];
+        for c in &configs {
+            for headers in requests {
+                let before = view(LOCAL, headers);
+                let work = has_work(
+                    c,
+                    &before.remote_addr,
+                    before.headers.iter().map(|(n, _)| n.as_slice()),
+                );
+                let mut after = before.clone();
+                apply(c, &mut after).unwrap();
+                if !work {
+                    assert_eq!(after, before, "{c:?} {headers:?}");
+                }
+            }
+        }
+        let plain = view(LOCAL, &[("x-forwarded-for", "1.2.3.4")]);
+        let names_of = || plain.headers.iter().map(|(n, _)| n.as_slice());
+        assert!(!has_work(&ProxyConfig::default(), "127.0.0.1", names_of()));
+        assert!(has_work(&configs[1], "127.0.0.1", names_of()));
+        assert!(!has_work(
+            &configs[1],
+            "127.0.0.1",
+            [&b"x-foo"[..]].into_iter()
+        ));
+        assert!(has_work(
+            &configs[3],
+            "127.0.0.1",
+            [&b"x-foo"[..]].into_iter()
+        ));
+        assert!(!has_work(
+            &configs[2],
+            "127.0.0.1",
+            [&b"x-foo"[..]].into_iter()
+        ));
     }
 
     #[test]

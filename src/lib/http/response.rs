@@ -142,15 +142,6 @@ pub fn encode_chunk(data: &[u8], out: &mut Vec<u8>) {
     out.extend_from_slice(b"\r\n");
 }
 
-/// The body length of an encoded whole response (everything after its head), for
-/// the access log.
-pub fn body_length(response: &[u8]) -> u64 {
-    response
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .map_or(0, |end| (response.len() - end - 4) as u64)
-}
-
 /// The last chunk with an empty trailer section.
 pub const LAST_CHUNK: &[u8] = b"0\r\n\r\n";
 

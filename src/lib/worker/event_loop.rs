@@ -12,6 +12,7 @@ use super::task::{Peer, Task, TaskSettings};
 use crate::buffer::Segment;
 use crate::conn::outbuf::{DirectWrite, Notify, OutBuf};
 use crate::conn::{CloseKind, Conn, ConnSettings, Step};
+use crate::http::date::DateCache;
 use crate::link::{Message, WorkerLink};
 use crate::net::Listener;
 use mio::net::{TcpListener, TcpStream, UnixListener, UnixStream};
@@ -326,6 +327,8 @@ pub struct EventLoop<'p> {
     next_request_id: u64,
     next_cleanup: Instant,
     read_buf: Vec<u8>,
+    /// The date for error responses the loop sends itself.
+    date: DateCache,
 }
 
 impl<'p> EventLoop<'p> {
@@ -404,6 +407,7 @@ impl<'p> EventLoop<'p> {
                 next_request_id: 1,
                 next_cleanup,
                 read_buf,
+                date: DateCache::default(),
             },
             wake,
         ))
@@ -618,8 +622,7 @@ impl<'p> EventLoop<'p> {
                     c.resting_since = None;
                 }
             }
-            let date = super::current_date();
-            let step = c.conn.step(&date);
+            let step = c.conn.step(self.date.get(unix_secs()));
             if let Some(rejection) = c.conn.take_rejection() {
                 // Bad input is the client's business, and Waitress does not log it
                 // either; a failure on our side (a full disk, say) is the operator's.
@@ -663,36 +666,13 @@ impl<'p> EventLoop<'p> {
                             "it reached max_requests",
                         );
                     }
-                    match Task::new(
+                    self.pool.submit(Task::new(
                         id,
-                        *request,
+                        request,
                         c.peer.clone(),
                         out,
                         self.task_settings.clone(),
-                    ) {
-                        Ok(task) => self.pool.submit(task),
-                        Err((error, out)) => {
-                            log::warn!("request {id}: {}", error.detail());
-                            let bytes = error.to_response(
-                                crate::http::Version::Http11,
-                                &self.conn_settings.ident,
-                                &date,
-                            );
-                            let body = crate::http::response::body_length(&bytes);
-                            if out.push(Segment::memory(bytes)).is_ok() {
-                                out.finish(crate::conn::outbuf::Completion::Close);
-                            }
-                            if let Some(log) = &self.task_settings.access_log {
-                                log.log(&Record {
-                                    remote: &c.peer.remote_addr,
-                                    status: error.status(),
-                                    bytes: body,
-                                    request_id: id,
-                                    ..Record::default()
-                                });
-                            }
-                        }
-                    }
+                    ));
                 }
                 Step::Write => {
                     if !c.writable {
@@ -1132,6 +1112,13 @@ fn request_recycle(requested: &mut bool, link: Option<&mut WorkerLink>, why: &st
     if let Some(link) = link {
         link.send(&Message::Recycle);
     }
+}
+
+/// Seconds since the Unix epoch, now.
+fn unix_secs() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }
 
 fn is_fd_exhaustion(e: &io::Error) -> bool {

@@ -32,12 +32,12 @@ thread_local! {
     static DATE: RefCell<DateCache> = RefCell::new(DateCache::default());
 }
 
-/// The current IMF-fixdate, formatted at most once a second per thread.
-pub fn current_date() -> String {
+/// Run `f` with the current IMF-fixdate, formatted at most once a second per thread.
+pub fn with_date<R>(f: impl FnOnce(&str) -> R) -> R {
     let secs = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
-    DATE.with(|d| d.borrow_mut().get(secs).to_string())
+    DATE.with(|d| f(d.borrow_mut().get(secs)))
 }
 
 /// What a worker needs besides the config.

@@ -78,7 +78,7 @@ pub(super) fn empty_request() -> wd_request {
 pub(super) fn fill_view(slot: &mut RequestSlot, view: &RequestView<'_>) {
     slot.headers.clear();
     slot.headers
-        .extend(view.headers.iter().map(|(n, v)| wd_header {
+        .extend(view.headers.iter().map(|&(n, v)| wd_header {
             name: wd_str::from_bytes(n),
             value: wd_str::from_bytes(v),
         }));

@@ -1,310 +1,20 @@
-//! One request on an app thread (Waitress `task.py`): builds the app's view of the
-//! request, calls the app, and turns what the app does — start, write, send_file,
-//! return, fail — into framed response segments on the connection's `OutBuf`.
-//!
-//! The only file that knows both the engine's types (`http`, `conn`, `buffer`) and
-//! the app's (`app`). Runs on an app thread; never touches a socket.
-use super::access_log::{AccessLog, Record};
-use crate::app::{self, App, AppThread, HostError, HostRequest, Outcome, RequestView};
+//! The response side of one request, on the app thread (Waitress `task.py`): the
+//! `HostRequest` the app's calls reach, and the PEP 3333 commit rules that turn
+//! start, write, send_file, return and failure into framed segments on the
+//! connection's `OutBuf`.
+use super::request::Prepared;
+use super::TaskSettings;
+use crate::app::{HostError, HostRequest, Outcome};
 use crate::buffer::{BodyReader, Segment, SpillWriter};
 use crate::conn::outbuf::{Completion, OutBuf};
-use crate::conn::CompleteRequest;
-use crate::http::environ;
-use crate::http::proxy::{self, ProxyConfig};
 use crate::http::response::{
     encode_chunk, encode_head, validate_start, Exchange, Framing, StagedHead, LAST_CHUNK,
 };
-use crate::http::{Malformed, RequestError, RequestHead};
-use std::cell::OnceCell;
+use crate::http::RequestError;
 use std::io::Read;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::Instant;
 use waitressd_sdk::rules::whole_body_file;
-
-/// Settings and shared state every task of a worker reads.
-pub struct TaskSettings {
-    pub ident: String,
-    pub server_software: String,
-    pub expose_tracebacks: bool,
-    pub url_scheme: String,
-    pub url_prefix: String,
-    pub server_name: String,
-    pub outbuf_overflow: u64,
-    /// Set when the worker is draining: every response says `Connection: close`.
-    pub draining: AtomicBool,
-    /// Set when an app returned WD_E_FATAL: the worker should be recycled.
-    pub fatal: AtomicBool,
-    /// Trusted proxy handling (Waitress `proxy_headers.py`).
-    pub proxy: ProxyConfig,
-    /// Where a line per response goes, if anywhere.
-    pub access_log: Option<AccessLog>,
-}
-
-/// Where a connection came in and from whom (shared by its requests).
-#[derive(Debug)]
-pub struct Peer {
-    pub remote_addr: String,
-    pub remote_port: String,
-    /// SERVER_PORT: the port of the listener the connection arrived on.
-    pub local_port: String,
-}
-
-/// A complete request waiting for an app thread.
-pub struct Task {
-    id: u64,
-    /// When the request was complete and handed to the pool.
-    received: Instant,
-    request: RequestData,
-    body: BodyReader,
-    out: Arc<OutBuf>,
-    settings: Arc<TaskSettings>,
-}
-
-/// Everything the app's view borrows from.
-struct RequestData {
-    head: RequestHead,
-    /// Headers the app sees: names lower-case, those with '_' dropped (Waitress).
-    headers: Vec<(Vec<u8>, Vec<u8>)>,
-    script_name: Vec<u8>,
-    path_info: Vec<u8>,
-    query_string: Vec<u8>,
-    server_name: Vec<u8>,
-    server_port: Vec<u8>,
-    url_scheme: Vec<u8>,
-    /// REMOTE_ADDR / REMOTE_PORT after trusted proxy headers.
-    remote_addr: String,
-    remote_port: String,
-    content_type: Option<Vec<u8>>,
-    /// The request said how long its body is (Content-Length, or chunked framing).
-    has_content_length: bool,
-    content_length: u64,
-    content_length_text: Vec<u8>,
-    request_id_text: Vec<u8>,
-    flags: u32,
-    /// CGI variables for get_var("HTTP_..."), built on first use.
-    cgi_headers: OnceCell<Vec<(Vec<u8>, Vec<u8>)>>,
-}
-
-impl Task {
-    /// Prepare `request` for an app thread; called on the I/O thread.
-    pub fn new(
-        id: u64,
-        request: CompleteRequest,
-        peer: Arc<Peer>,
-        out: Arc<OutBuf>,
-        settings: Arc<TaskSettings>,
-    ) -> Result<Task, (RequestError, Arc<OutBuf>)> {
-        let CompleteRequest { head, body } = request;
-        let content_length = body.len();
-        let chunked = head.body == crate::http::BodyKind::Chunked;
-        let body = match body.into_reader() {
-            Ok(reader) => reader,
-            Err(e) => {
-                return Err((
-                    RequestError::Internal(format!("the request body could not be read back: {e}")),
-                    out,
-                ))
-            }
-        };
-        let (raw_path, query_string) = environ::split_target(&head.target);
-        let decoded = environ::percent_decode(&raw_path);
-        let (script_name, path_info) = environ::script_and_path(&decoded, &settings.url_prefix);
-        let (server_name, server_port) =
-            environ::server_name_and_port(&settings.server_name, &peer.local_port);
-        let mut view = proxy::View {
-            remote_addr: peer.remote_addr.clone(),
-            remote_port: peer.remote_port.clone(),
-            url_scheme: settings.url_scheme.clone(),
-            server_name,
-            server_port,
-            // Names with '_' are dropped, as Waitress does, so they cannot pose as
-            // a proxy header or any other CGI variable.
-            headers: head
-                .headers
-                .iter()
-                .filter(|(name, _)| !name.contains(&b'_'))
-                .cloned()
-                .collect(),
-        };
-        match proxy::apply(&settings.proxy, &mut view) {
-            Ok(notes) => log_proxy_notes(&notes, &peer.remote_addr),
-            Err(m) => {
-                log::warn!(
-                    "Malformed proxy header \"{}\" from \"{}\": {} value: {}",
-                    m.header,
-                    peer.remote_addr,
-                    m.reason,
-                    m.value
-                );
-                return Err((Malformed::ProxyHeader(m.header.clone()).into(), out));
-            }
-        }
-        let proxy::View {
-            remote_addr,
-            remote_port,
-            url_scheme,
-            server_name,
-            server_port,
-            headers,
-        } = view;
-        let content_type = head.header(b"content-type").map(<[u8]>::to_vec);
-        let has_content_length = chunked || head.header(b"content-length").is_some();
-        let mut flags = 0;
-        if head.is_head() {
-            flags |= app::WD_REQ_HEAD;
-        }
-        if head.keep_alive {
-            flags |= app::WD_REQ_KEEPALIVE;
-        }
-        if chunked {
-            flags |= app::WD_REQ_CHUNKED_IN;
-        }
-        Ok(Task {
-            id,
-            received: Instant::now(),
-            request: RequestData {
-                headers,
-                script_name,
-                path_info,
-                query_string,
-                server_name: server_name.into_bytes(),
-                server_port: server_port.into_bytes(),
-                url_scheme: url_scheme.into_bytes(),
-                remote_addr,
-                remote_port,
-                content_type,
-                has_content_length,
-                content_length,
-                content_length_text: content_length.to_string().into_bytes(),
-                request_id_text: id.to_string().into_bytes(),
-                flags,
-                cgi_headers: OnceCell::new(),
-                head,
-            },
-            body,
-            out,
-            settings,
-        })
-    }
-
-    /// Run the app on this (app) thread and finish the response.
-    pub fn run(self, app: &App, thread: &mut AppThread) {
-        let Task {
-            id,
-            received,
-            request,
-            body,
-            out,
-            settings,
-        } = self;
-        let exchange = Exchange {
-            version: request.head.version,
-            keep_alive: request.head.keep_alive,
-            is_head: request.head.is_head(),
-            force_close: settings.draining.load(Ordering::Relaxed),
-        };
-        let mut host = HostSide {
-            id,
-            request: &request,
-            body,
-            out: &out,
-            settings: &settings,
-            exchange,
-            response: Response::Fresh,
-            spill: SpillWriter::default(),
-            error_detail: None,
-        };
-        let _abort_on_unwind = AbortOnUnwind(&out);
-        let view = request.view(id);
-        let outcome = app.handle(thread, &view, &mut host);
-        let completion = host.finish(outcome);
-        let (status, bytes) = host.status_and_bytes();
-        // Logged before the completion is handed over: the connection's next request
-        // (logged by whoever serves it) cannot start before that, so lines keep the
-        // order of the requests even when the response went out from this thread.
-        if let Some(log) = &settings.access_log {
-            log.log(&Record {
-                remote: &request.remote_addr,
-                method: &request.head.method,
-                target: &request.head.target,
-                protocol: request.head.version.as_str(),
-                status,
-                bytes,
-                duration: received.elapsed(),
-                request_id: id,
-                user_agent: request.head.header(b"user-agent"),
-                referer: request.head.header(b"referer"),
-            });
-        }
-        out.finish(completion);
-    }
-}
-
-/// If our own code panics mid-task, the connection is still closed (aborted) instead
-/// of waiting forever for a completion that will never come.
-struct AbortOnUnwind<'a>(&'a OutBuf);
-
-impl Drop for AbortOnUnwind<'_> {
-    fn drop(&mut self) {
-        if !self.0.is_finished() {
-            self.0.finish(Completion::Abort);
-        }
-    }
-}
-
-impl RequestData {
-    fn view(&self, id: u64) -> RequestView<'_> {
-        RequestView {
-            id,
-            flags: self.flags,
-            method: self.head.method.as_bytes(),
-            uri: &self.head.target,
-            script_name: &self.script_name,
-            path_info: &self.path_info,
-            query_string: &self.query_string,
-            protocol: self.head.version.as_str().as_bytes(),
-            url_scheme: &self.url_scheme,
-            server_name: &self.server_name,
-            server_port: &self.server_port,
-            remote_addr: self.remote_addr.as_bytes(),
-            remote_port: self.remote_port.as_bytes(),
-            remote_host: self.remote_addr.as_bytes(),
-            content_type: self.content_type.as_deref(),
-            has_content_length: self.has_content_length,
-            headers: &self.headers,
-            content_length: self.content_length as i64,
-        }
-    }
-
-    /// WSGI's HTTP_* variables: duplicates joined with ", " (Waitress), Content-Type
-    /// and Content-Length under their CGI names only.
-    fn cgi_headers(&self) -> &[(Vec<u8>, Vec<u8>)] {
-        self.cgi_headers.get_or_init(|| {
-            let mut vars: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
-            for (name, value) in &self.headers {
-                // Content-Type/-Length have their own names; Transfer-Encoding is
-                // the server's business (Waitress pops it: the app sees a body
-                // with a CONTENT_LENGTH, however it was framed).
-                if name == b"content-type"
-                    || name == b"content-length"
-                    || name == b"transfer-encoding"
-                {
-                    continue;
-                }
-                let key = format!("HTTP_{}", environ::cgi_header_name(name)).into_bytes();
-                match vars.iter_mut().find(|(k, _)| *k == key) {
-                    Some((_, v)) => {
-                        v.extend_from_slice(b", ");
-                        v.extend_from_slice(value);
-                    }
-                    None => vars.push((key, value.clone())),
-                }
-            }
-            vars
-        })
-    }
-}
 
 /// Where the response is, from the app's point of view (PEP 3333 commit rules).
 enum Response {
@@ -330,9 +40,9 @@ struct Committed {
 }
 
 /// The `HostRequest` the app's calls reach during `handle()`.
-struct HostSide<'a> {
+pub(super) struct HostSide<'a> {
     id: u64,
-    request: &'a RequestData,
+    request: &'a Prepared<'a>,
     body: BodyReader,
     out: &'a Arc<OutBuf>,
     settings: &'a TaskSettings,
@@ -342,9 +52,35 @@ struct HostSide<'a> {
     error_detail: Option<String>,
 }
 
-impl HostSide<'_> {
+impl<'a> HostSide<'a> {
+    pub fn new(
+        id: u64,
+        request: &'a Prepared<'a>,
+        body: BodyReader,
+        out: &'a Arc<OutBuf>,
+        settings: &'a TaskSettings,
+    ) -> HostSide<'a> {
+        let head = request.head;
+        HostSide {
+            id,
+            request,
+            body,
+            out,
+            settings,
+            exchange: Exchange {
+                version: head.version,
+                keep_alive: head.keep_alive,
+                is_head: head.is_head(),
+                force_close: settings.draining.load(Ordering::Relaxed),
+            },
+            response: Response::Fresh,
+            spill: SpillWriter::default(),
+            error_detail: None,
+        }
+    }
+
     /// For the access log: the status sent and the body bytes produced.
-    fn status_and_bytes(&self) -> (u16, u64) {
+    pub fn status_and_bytes(&self) -> (u16, u64) {
         match &self.response {
             Response::Committed(c) => (c.status, c.sent),
             Response::Staged(s) => (s.status, 0),
@@ -400,8 +136,9 @@ impl HostSide<'_> {
         if self.settings.draining.load(Ordering::Relaxed) {
             self.exchange.force_close = true;
         }
-        let date = super::current_date();
-        let head = encode_head(staged, derived, self.exchange, &self.settings.ident, &date);
+        let head = crate::worker::with_date(|date| {
+            encode_head(staged, derived, self.exchange, &self.settings.ident, date)
+        });
         self.response = Response::Committed(Committed {
             status: staged.status,
             framing: head.framing,
@@ -452,9 +189,9 @@ impl HostSide<'_> {
     }
 
     /// The app's handle() returned: close the body properly, or fail.
-    fn finish(&mut self, outcome: Outcome) -> Completion {
-        let path = String::from_utf8_lossy(&self.request.path_info).into_owned();
+    pub fn finish(&mut self, outcome: Outcome) -> Completion {
         if outcome == Outcome::Disconnected {
+            let path = self.request.path_text();
             log::info!("Client disconnected while serving {path}");
             return Completion::Abort;
         }
@@ -465,7 +202,9 @@ impl HostSide<'_> {
                 self.id
             );
         }
+        let path = || self.request.path_text();
         if outcome != Outcome::Ok {
+            let path = path();
             let detail = self
                 .error_detail
                 .clone()
@@ -475,7 +214,7 @@ impl HostSide<'_> {
         }
         if matches!(self.response, Response::Fresh) {
             let detail = "the application returned without starting a response".to_string();
-            log::error!("Exception while serving {path}: {detail}");
+            log::error!("Exception while serving {}: {detail}", path());
             return self.fail(detail);
         }
         if matches!(self.response, Response::Staged(_)) {
@@ -504,9 +243,10 @@ impl HostSide<'_> {
             // is not short (Waitress skips the check for HEAD too).
             Framing::Length(n) if c.sent < n && !c.suppress_body => {
                 log::warn!(
-                    "request {}: application returned too few bytes ({} of Content-Length {n}) for {path}; closing the connection",
+                    "request {}: application returned too few bytes ({} of Content-Length {n}) for {}; closing the connection",
                     self.id,
-                    c.sent
+                    c.sent,
+                    path()
                 );
                 Completion::Abort
             }
@@ -525,44 +265,32 @@ impl HostSide<'_> {
         } else {
             "The server encountered an unexpected internal server error".to_string()
         };
-        let date = super::current_date();
-        let mut bytes = RequestError::Internal(body).to_response(
-            self.exchange.version,
-            &self.settings.ident,
-            &date,
-        );
-        if self.exchange.is_head {
-            if let Some(end) = bytes.windows(4).position(|w| w == b"\r\n\r\n") {
-                bytes.truncate(end + 4);
-            }
-        }
-        // Mark committed so nothing else is sent for this request.
-        let error_body = crate::http::response::body_length(&bytes);
+        self.reject(&RequestError::Internal(body))
+    }
+
+    /// Answer the request with an error response of the server's own, before the
+    /// app has sent anything (the request cannot be served, or the app failed).
+    pub fn reject(&mut self, error: &RequestError) -> Completion {
+        let response = crate::worker::with_date(|date| {
+            error.to_response(
+                self.exchange.version,
+                self.exchange.is_head,
+                &self.settings.ident,
+                date,
+            )
+        });
+        // Marked committed so nothing else is sent for this request.
         self.response = Response::Committed(Committed {
-            status: 500,
+            status: response.status,
             framing: Framing::NoBody,
-            sent: error_body,
+            sent: response.body_bytes,
             close: true,
             suppress_body: true,
             overflowed: false,
         });
-        match self.push(bytes) {
+        match self.push(response.bytes) {
             Ok(()) => Completion::Close,
             Err(_) => Completion::Abort,
-        }
-    }
-}
-
-fn log_proxy_notes(notes: &[proxy::Note], peer: &str) {
-    for note in notes {
-        match note {
-            proxy::Note::UnknownForwardedToken(token) => {
-                log::warn!("Unknown Forwarded token: {token}")
-            }
-            proxy::Note::RemovedUntrusted(names) => log::warn!(
-                "Removed untrusted headers ({}) from {peer}. Waitress recommends these be removed upstream.",
-                names.join(", ")
-            ),
         }
     }
 }
@@ -730,39 +458,8 @@ impl HostRequest for HostSide<'_> {
     }
 
     fn var(&self, name: &[u8]) -> Option<&[u8]> {
-        let r = self.request;
-        let v: &[u8] = match name {
-            b"REQUEST_METHOD" => r.head.method.as_bytes(),
-            b"REQUEST_URI" => &r.head.target,
-            b"SCRIPT_NAME" => &r.script_name,
-            b"PATH_INFO" => &r.path_info,
-            b"QUERY_STRING" => &r.query_string,
-            b"SERVER_PROTOCOL" => r.head.version.as_str().as_bytes(),
-            b"SERVER_NAME" => &r.server_name,
-            b"SERVER_PORT" => &r.server_port,
-            b"SERVER_SOFTWARE" => self.settings.ident.as_bytes(),
-            b"REMOTE_ADDR" | b"REMOTE_HOST" => r.remote_addr.as_bytes(),
-            b"REMOTE_PORT" => r.remote_port.as_bytes(),
-            b"CONTENT_TYPE" => r.content_type.as_deref().unwrap_or_default(),
-            b"CONTENT_LENGTH" => &r.content_length_text,
-            b"REQUEST_ID" => &r.request_id_text,
-            b"wsgi.url_scheme" => &r.url_scheme,
-            b"waitress.client_disconnected" => {
-                if self.out.is_disconnected() {
-                    b"1"
-                } else {
-                    b"0"
-                }
-            }
-            _ => {
-                return r
-                    .cgi_headers()
-                    .iter()
-                    .find(|(k, _)| k.as_slice() == name)
-                    .map(|(_, v)| v.as_slice())
-            }
-        };
-        Some(v)
+        self.request
+            .var(name, &self.settings.ident, self.out.is_disconnected())
     }
 
     fn http_vars(&self) -> &[(Vec<u8>, Vec<u8>)] {
