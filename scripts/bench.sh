@@ -5,6 +5,7 @@
 # the same wrk settings.
 #
 #   scripts/bench.sh [SECONDS=8] [RUNS=3]
+#   IDLE=N scripts/bench.sh ...   (N idle keep-alive connections beside the `idle` case)
 #
 # Servers (each once, on its own free port on 127.0.0.1, kept up across all runs):
 #   waitressd-1w  waitressd --workers 1 --threads 2 --log-level warn <bench.so>
@@ -31,6 +32,25 @@
 #                        and hyper; nginx sends its file with sendfile)
 #   file   GET /bigfile  keep-alive,          -c8   (1 MiB: waitressd's send_file;
 #                        nginx the same file; hyper has no such route, skipped)
+#   idle   (only with IDLE=N, N > 0; measured right after `ka`) the `ka` load, with N
+#          idle keep-alive connections open beside it (issue 12: "cost flat in
+#          connections", idle/ka keep-alive req/s >= 0.95). Before each server's
+#          measurement a helper (Python, non-blocking sockets, one selector) opens N
+#          connections to it, at most 64 being set up at a time; each sends one
+#          `GET / HTTP/1.1` with `Host: x`, reads its whole 200 response, then stays
+#          open and silent. Once all N are idle the 1 s warm-up and the measurement
+#          run; then the helper is stopped by its PID (SIGTERM) and reports how many of
+#          the N are still open (no EOF, no reset, checked on each socket). Fewer
+#          than N, or N not reached within 60 s, is a failure: printed at once and in
+#          the report, and the script exits 1. With IDLE > 0 the script raises
+#          `ulimit -n` to the hard limit (before starting the servers) and needs
+#          N + 1024 there; waitressd runs with --connection-limit N+200 (per worker;
+#          its default, Waitress's, is 100) in every case, nginx with
+#          worker_connections N+200 and worker_rlimit_nofile 2(N+200)+1024; hyper
+#          has no limit of its own. waitressd closes connections idle for
+#          channel_timeout (120 s): each helper lives about SECONDS + 1 s + its set-up
+#          time, so keep SECONDS well under 100 with IDLE. IDLE=0 (the default) is
+#          the benchmark without this case, unchanged.
 # The 1 MiB is byte i = 'a' + i % 26; its file, target/bench/big-1MiB.bin, is made
 # once and handed to waitressd (WAITRESSD_BENCH_FILE) and to nginx.
 # Every run measures all servers case by case (interleaved), after a 1 s warm-up of
@@ -64,6 +84,12 @@ runs="${2:-3}"
 case "$secs$runs" in *[!0-9]*) echo "usage: $0 [SECONDS=8] [RUNS=3]" >&2; exit 2 ;; esac
 [ "$secs" -ge 1 ] && [ "$runs" -ge 1 ] || { echo "usage: $0 [SECONDS>=1] [RUNS>=1]" >&2; exit 2; }
 [ "$runs" -ge 3 ] || echo "bench: note: fewer than 3 runs; medians are weak" >&2
+idle_n="${IDLE:-0}"
+case "$idle_n" in ''|*[!0-9]*) echo "bench: IDLE must be a number of connections (0 = no idle case), not '$idle_n'" >&2; exit 2 ;; esac
+idle_n=$((10#$idle_n))
+if [ "$idle_n" -gt 0 ] && [ "$secs" -gt 100 ]; then
+  echo "bench: note: with IDLE, SECONDS=$secs comes near waitressd's channel_timeout (120 s): idle connections may be closed" >&2
+fi
 
 source "$root/scripts/lib.sh"
 t_start=$(date +%s)
@@ -75,16 +101,29 @@ export WAITRESSD_BENCH_FILE="$big_file"
 
 servers=(waitressd-1w waitressd-2w nginx-2w hyper-2t)
 cases=(ka close big file)
+[ "$idle_n" -eq 0 ] || cases=(ka idle close big file)
 serves() { # SERVER CASE: does SERVER have CASE's route?
   [ "$1" != hyper-2t ] || [ "$2" != file ]
 }
 n_meas=$(( (${#servers[@]} * ${#cases[@]} - 1) * runs ))
 est=$(( n_meas * (secs + 2) + 30 ))
+[ "$idle_n" -eq 0 ] || est=$(( est + ${#servers[@]} * runs * 5 ))
 echo "bench: ${#servers[@]} servers x ${#cases[@]} cases (hyper-2t skips file) x $runs runs of ${secs}s (+1 s warm-up each):" \
      "about $(( est / 60 )) min $(( est % 60 )) s, plus the builds (minutes when they are cold)"
 
 # --- setup ------------------------------------------------------------------------
 need_wrk
+if [ "$idle_n" -gt 0 ]; then
+  # Every server started below, the idle helper and wrk inherit this.
+  hard_nofile="$(ulimit -Hn)"
+  if [ "$hard_nofile" = unlimited ]; then hard_nofile="$(cat /proc/sys/fs/nr_open 2>/dev/null || echo 1048576)"; fi
+  ulimit -n "$hard_nofile" 2>/dev/null || true
+  if [ "$(ulimit -n)" != unlimited ] && [ "$(ulimit -n)" -lt $(( idle_n + 1024 )) ]; then
+    echo "bench: IDLE=$idle_n needs ulimit -n >= $(( idle_n + 1024 )); it is $(ulimit -n) (hard $(ulimit -Hn))" >&2
+    exit 2
+  fi
+  echo "bench: IDLE=$idle_n: ulimit -n $(ulimit -n); waitressd --connection-limit $(( idle_n + 200 )), nginx worker_connections $(( idle_n + 200 ))" >&2
+fi
 if ! command -v nginx >/dev/null; then
   echo "bench: installing nginx (Debian)" >&2
   { apt-get update -q && { DEBIAN_FRONTEND=noninteractive apt-get install -y -q nginx-light ||
@@ -185,18 +224,175 @@ else:
 EOF
 procs() { python3 "$work/procs.py" "$@"; }
 
+# idle.py PORT N STATUS LIFETIME: open N keep-alive connections to 127.0.0.1:PORT
+#   (each: one GET /, its whole 200 response, then silence), at most 64 being set
+#   up at a time, failed set-ups retried (up to 100 failures). STATUS (written
+#   whole, by rename) says "ready N" once all N are idle, or "failed ..." (exit 1)
+#   when that takes more than 60 s. Then it waits; on SIGTERM (or SIGINT) it checks
+#   every connection (no EOF, no reset: MSG_PEEK) and writes
+#   "final OPEN N closed=C unexpected=U" (C: seen closed meanwhile, U: connections
+#   that got bytes they did not ask for). It exits by itself after LIFETIME
+#   seconds, or when its parent (this script) is gone.
+cat >"$work/idle.py" <<'EOF'
+import errno, os, resource, selectors, signal, socket, sys, time
+port, n, status, life = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], float(sys.argv[4])
+soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+if soft != resource.RLIM_INFINITY and soft < n + 64:
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    except (ValueError, OSError):
+        pass
+
+def report(line):
+    with open(status + ".tmp", "w") as f:
+        f.write(line + "\n")
+    os.replace(status + ".tmp", status)
+
+stop = False
+def on_signal(*_):
+    global stop
+    stop = True
+signal.signal(signal.SIGTERM, on_signal)
+signal.signal(signal.SIGINT, on_signal)
+
+REQ = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"
+INFLIGHT, MAX_FAILURES = 64, 100
+sel = selectors.DefaultSelector()
+ppid, t0 = os.getppid(), time.monotonic()
+setting_up = done = failures = closed = unexpected = 0
+last_error, ready, idle = "", False, []
+
+def fail(s, why):
+    global setting_up, failures, last_error
+    sel.unregister(s)
+    s.close()
+    setting_up -= 1
+    failures += 1
+    last_error = why
+
+def on_event(s, st):
+    global setting_up, done, closed, unexpected
+    if st[0] == "connect":
+        err = s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+        if err:
+            return fail(s, f"connect: {os.strerror(err)}")
+        try:
+            s.send(REQ)   # 27 bytes into an empty send buffer: all of it
+        except OSError as e:
+            return fail(s, f"send: {e}")
+        st[0] = "response"
+        sel.modify(s, selectors.EVENT_READ, st)
+        return
+    try:
+        data = s.recv(65536)
+    except (BlockingIOError, InterruptedError):
+        return
+    except OSError as e:
+        data, err = None, e
+    if st[0] == "response":
+        if not data:
+            return fail(s, f"closed before the whole response ({err if data is None else 'EOF'})")
+        st[1] += data
+        buf = st[1]
+        end = buf.find(b"\r\n\r\n")
+        if end < 0:
+            return
+        head = buf[:end].decode("latin-1").split("\r\n")
+        if not head[0].startswith("HTTP/1.1 200"):
+            return fail(s, f"response: {head[0]!r}")
+        cl = [h.split(":", 1)[1].strip() for h in head[1:] if h.lower().startswith("content-length:")]
+        if not cl:
+            return fail(s, "response without Content-Length")
+        if len(buf) - end - 4 < int(cl[0]):
+            return
+        if len(buf) - end - 4 > int(cl[0]):
+            unexpected += 1
+        st[0], st[1] = "idle", b""
+        setting_up -= 1
+        done += 1
+        idle.append(s)
+    elif not data:   # an idle connection closed (EOF or reset)
+        sel.unregister(s)
+        st[0] = "closed"
+        closed += 1
+    else:
+        unexpected += 1
+
+while not stop and time.monotonic() - t0 < life and os.getppid() == ppid:
+    if not ready:
+        while setting_up < INFLIGHT and done + setting_up < n and failures <= MAX_FAILURES:
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            s.setblocking(False)
+            err = s.connect_ex(("127.0.0.1", port))
+            if err not in (0, errno.EINPROGRESS):
+                s.close()
+                failures += 1
+                last_error = f"connect: {os.strerror(err)}"
+                continue
+            sel.register(s, selectors.EVENT_WRITE, ["connect", b""])
+            setting_up += 1
+        if done == n:
+            ready = True
+            report(f"ready {n} in {time.monotonic() - t0:.1f} s (failed set-ups retried: {failures})")
+        elif failures > MAX_FAILURES or time.monotonic() - t0 > 60:
+            report(f"failed: {done} of {n} connections set up in {time.monotonic() - t0:.0f} s"
+                   f" ({failures} failures, last: {last_error or '-'}; {closed} closed meanwhile)")
+            sys.exit(1)
+    for key, _ in sel.select(0.2 if ready else 0.05):
+        on_event(key.fileobj, key.data)
+
+still = 0
+for s in idle:
+    try:
+        if s.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT):
+            still += 1    # open, with bytes nobody asked for (counted above)
+    except (BlockingIOError, InterruptedError):
+        still += 1        # open and silent
+    except OSError:
+        pass              # reset
+why = "" if stop else " (stopped by itself: lifetime over or parent gone)"
+report(f"final {still} {n} closed={closed} unexpected={unexpected}{why}")
+EOF
+idle_pid=""
+idle_problems=()
+idle_start() { # PORT: start idle.py; wait (bounded) until its N connections are idle
+  rm -f "$work/idle.status"
+  python3 "$work/idle.py" "$1" "$idle_n" "$work/idle.status" $(( 2 * secs + 180 )) 2>"$work/idle.err" &
+  idle_pid=$!
+  for _ in $(seq 1 900); do
+    if [ -s "$work/idle.status" ]; then
+      case "$(cat "$work/idle.status")" in ready*) return 0 ;; *) break ;; esac
+    fi
+    kill -0 "$idle_pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  idle_stop
+  return 1
+}
+idle_stop() { # stop idle.py by its PID; its last status stays in $work/idle.status
+  [ -n "$idle_pid" ] || return 0
+  kill -TERM "$idle_pid" 2>/dev/null || true
+  wait "$idle_pid" 2>/dev/null || true
+  idle_pid=""
+}
+
 # --- servers ----------------------------------------------------------------------
 ndir="$out/nginx"
 nginx_conf() { # PORT: writes $ndir/nginx.conf
   mkdir -p "$ndir/tmp"
   {
     [ "$(id -u)" != 0 ] || echo "user root;"
+    local wc=1024
+    if [ "$idle_n" -gt 0 ]; then
+      wc=$(( idle_n + 200 ))
+      echo "worker_rlimit_nofile $(( 2 * wc + 1024 ));"
+    fi
     cat <<EOF
 worker_processes 2;
 pid $ndir/nginx.pid;
 lock_file $ndir/nginx.lock;
 error_log stderr warn;
-events { worker_connections 1024; }
+events { worker_connections $wc; }
 http {
     access_log off;
     server_tokens off;
@@ -228,10 +424,12 @@ EOF
 }
 
 declare -A port pid
+wd_extra=()
+[ "$idle_n" -eq 0 ] || wd_extra=(--connection-limit $(( idle_n + 200 )))
 server_cmd() { # NAME PORT -> sets the array `cmd`
   case "$1" in
-    waitressd-1w) cmd=("$bin" --workers 1 --threads 2 --log-level warn --listen "127.0.0.1:$2" "$app") ;;
-    waitressd-2w) cmd=("$bin" --workers 2 --threads 2 --log-level warn --listen "127.0.0.1:$2" "$app") ;;
+    waitressd-1w) cmd=("$bin" --workers 1 --threads 2 --log-level warn "${wd_extra[@]}" --listen "127.0.0.1:$2" "$app") ;;
+    waitressd-2w) cmd=("$bin" --workers 2 --threads 2 --log-level warn "${wd_extra[@]}" --listen "127.0.0.1:$2" "$app") ;;
     nginx-2w) nginx_conf "$2"; cmd=(nginx -e stderr -p "$ndir" -c "$ndir/nginx.conf" -g 'daemon off;') ;;
     hyper-2t) cmd=("$hyper_bin" "$2") ;;
   esac
@@ -250,7 +448,7 @@ stop_server() { # NAME: SIGTERM to the master, SIGKILL to what is left after 10 
 }
 # Stop the servers, then lib.sh's cleanup (with nothing left in `pids`, so no PID
 # that may have been reused is signalled).
-stop_all() { for s in "${servers[@]}"; do stop_server "$s"; done; pids=(); cleanup; }
+stop_all() { idle_stop; for s in "${servers[@]}"; do stop_server "$s"; done; pids=(); cleanup; }
 trap stop_all EXIT
 
 for s in "${servers[@]}"; do
@@ -318,12 +516,12 @@ if [ "$busy_pct" -gt 15 ]; then
 fi
 
 # --- measurements -----------------------------------------------------------------
-results="$work/results.tsv"   # server case run rps p99_ms reqs cpu_us nonxx connect read write timeout pss_mib changed other_pct
+results="$work/results.tsv"   # server case run rps p99_ms reqs cpu_us nonxx connect read write timeout pss_mib changed other_pct idle_open
 : >"$results"
 
 wrk_args() { # CASE PORT
   case "$1" in
-    ka) echo "-t1 -c50 http://127.0.0.1:$2/" ;;
+    ka|idle) echo "-t1 -c50 http://127.0.0.1:$2/" ;;
     close) echo "-t1 -c50 http://127.0.0.1:$2/" ;;
     big) echo "-t1 -c8 http://127.0.0.1:$2/big" ;;
     file) echo "-t1 -c8 http://127.0.0.1:$2/bigfile" ;;
@@ -338,6 +536,20 @@ measure() { # SERVER CASE RUN
     echo "bench: $s is not running (log: $out/$s.log); skipped" >&2
     return 0
   fi
+  local idle_open=NA
+  if [ "$c" = idle ]; then
+    if ! idle_start "${port[$s]}"; then
+      local why
+      why="$(cat "$work/idle.status" 2>/dev/null || true)"
+      [ -n "$why" ] || why="the helper exited without a word: $(tail -3 "$work/idle.err" 2>/dev/null | tr '\n' ' ')"
+      echo "bench: FAIL: run $r $s idle: could not open $idle_n idle connections: $why; not measured" >&2
+      idle_problems+=("$s run $r: could not open $idle_n idle connections: $why")
+      return 0
+    fi
+    local st
+    st="$(cat "$work/idle.status")"
+    echo "bench: run $r $s idle: $idle_n idle keep-alive connections open (set up ${st#"ready $idle_n "})" >&2
+  fi
   wrk "${args[@]}" "${hdr[@]}" -d1s >/dev/null 2>&1 || true
   before="$(procs cpu "$p" $$)"
   if [ "$c" = big ]; then
@@ -347,6 +559,19 @@ measure() { # SERVER CASE RUN
   wrk "${args[@]}" "${hdr[@]}" -d"${secs}s" --latency >"$work/wrk.out" 2>&1 || true
   [ -z "$pss_pid" ] || wait "$pss_pid" 2>/dev/null || true
   after="$(procs cpu "$p" $$)"
+  if [ "$c" = idle ]; then
+    idle_stop
+    local fin
+    fin="$(cat "$work/idle.status" 2>/dev/null || true)"
+    case "$fin" in
+      final*) idle_open="$(echo "$fin" | awk '{ print $2 }')" ;;
+      *) idle_open=0; fin="no final report from the helper ($fin)" ;;
+    esac
+    if [ "$idle_open" -lt "$idle_n" ]; then
+      echo "bench: FAIL: run $r $s idle: only $idle_open of $idle_n idle connections were still open after the measurement: $fin" >&2
+      idle_problems+=("$s run $r: only $idle_open of $idle_n idle connections still open after the measurement ($fin)")
+    fi
+  fi
   local pss_mib=NA
   if [ -n "$pss_pid" ]; then
     pss_mib=$(awk '{ printf "%.1f", $1 / 1024 }' "$work/pss" 2>/dev/null || true)
@@ -361,7 +586,7 @@ measure() { # SERVER CASE RUN
   local other
   other=$(echo "$before $after" | awk '{ d = $11 - $5; o = ($10 - $4) - ($7 - $1) - ($12 - $6); o = (d > 0 ? 100 * o / d : 0); printf "%.0f", (o < 0 ? 0 : o) }')
   awk -v s="$s" -v c="$c" -v r="$r" -v t0="${before%% *}" -v t1="${after%% *}" -v hz="$clk_tck" -v other="$other" \
-      -v pss="$pss_mib" -v ch="$changed" '
+      -v pss="$pss_mib" -v ch="$changed" -v io="$idle_open" '
     function ms(v) {
       if (v ~ /us$/) { sub(/us$/, "", v); return v / 1000 }
       if (v ~ /ms$/) { sub(/ms$/, "", v); return v + 0 }
@@ -376,9 +601,9 @@ measure() { # SERVER CASE RUN
     /Non-2xx or 3xx responses:/ { nx = $5 }
     END {
       cpu = (reqs > 0) ? (t1 - t0) * 1e6 / hz / reqs : "NA"
-      printf "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%s\t%d\t%d\n", s, c, r, (rps == "" ? 0 : rps), (p99 == "" ? "NA" : p99), reqs + 0, cpu, nx, sc, sr, sw, st, pss, ch, other
+      printf "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%s\t%d\t%d\t%s\n", s, c, r, (rps == "" ? 0 : rps), (p99 == "" ? "NA" : p99), reqs + 0, cpu, nx, sc, sr, sw, st, pss, ch, other, io
     }' "$work/wrk.out" >>"$results"
-  tail -1 "$results" | awk -F'\t' '{ printf "bench: run %s %-13s %-5s %10.0f req/s  p99 %7.2f ms  cpu %7.1f us/req  other load %3d%%%s\n", $3, $1, $2, $4, $5, $7, $15, ($13 != "NA" ? "  pss " $13 " MiB" : "") }' >&2
+  tail -1 "$results" | awk -F'\t' -v n="$idle_n" '{ printf "bench: run %s %-13s %-5s %10.0f req/s  p99 %7.2f ms  cpu %7.1f us/req  other load %3d%%%s%s\n", $3, $1, $2, $4, $5, $7, $15, ($13 != "NA" ? "  pss " $13 " MiB" : ""), ($16 != "NA" ? "  idle open " $16 "/" n : "") }' >&2
 }
 
 for r in $(seq 1 "$runs"); do
@@ -394,8 +619,9 @@ cp "$results" "$out/results.tsv"
 # --- report -----------------------------------------------------------------------
 echo
 echo "bench: medians of $runs runs of ${secs}s; wrk -t1; / with -c50 (keep-alive, and Connection: close), /big and /bigfile (1 MiB) with -c8"
+[ "$idle_n" -eq 0 ] || echo "  idle: the ka load with $idle_n idle keep-alive connections open beside it (IDLE=$idle_n)"
 echo "  $versions; $(nproc) cores; CLK_TCK $clk_tck"
-awk -F'\t' -v order="${servers[*]}" '
+awk -F'\t' -v order="${servers[*]}" -v idle_n="$idle_n" '
   function median(key,   n, i, j, t, a) {
     n = split(vals[key], a, " ")
     if (n == 0 || vals[key] == "") return "NA"
@@ -412,11 +638,12 @@ awk -F'\t' -v order="${servers[*]}" '
     if ($14 == 1) ch[$1] = ch[$1] " " $2 "/run" $3 ": process set changed"
     if ($14 == 2) ch[$1] = ch[$1] " " $2 "/run" $3 ": master died"
     seen[$1] = 1; cs_seen[$1, $2] = 1
+    if ($2 == "idle") { n_idle[$1]++; open_list[$1] = open_list[$1] " " $16; if ($16 + 0 < idle_n) short[$1]++ }
     n_all++; other_sum += $15; if ($15 > other_max) other_max = $15; if ($15 > 10) n_noisy++
   }
   END {
     ns = split(order, srv, " ")
-    nc = split("ka close big file", cs, " ")
+    nc = split((idle_n > 0 ? "ka idle close big file" : "ka close big file"), cs, " ")
     for (i = 1; i <= ns; i++) {
       s = srv[i]
       for (k = 1; k <= nc; k++) {
@@ -426,13 +653,20 @@ awk -F'\t' -v order="${servers[*]}" '
       }
       m[s, "pss"] = median(s SUBSEP "pss")
     }
-    hfmt = "%-13s | %9s %7s %7s | %8s %8s %7s | %7s %8s %6s %7s | %7s %8s\n"
-    printf hfmt, "", "keep-alive", "p99", "CPU", "close", "CPU", "p99", "big", "CPU", "PSS", "p99", "file", "CPU"
-    printf hfmt, "server", "req/s", "ms", "us/req", "req/s", "us/conn", "ms", "resp/s", "us/resp", "MiB", "ms", "resp/s", "us/resp"
+    kfmt = "%-13s | %9s %7s %7s"
+    ifmt = " | %9s %7s %7s"   # the idle group, only with IDLE > 0
+    hfmt = " | %8s %8s %7s | %7s %8s %6s %7s | %7s %8s\n"
+    printf kfmt, "", "keep-alive", "p99", "CPU"
+    if (idle_n > 0) printf ifmt, "idle", "p99", "CPU"
+    printf hfmt, "close", "CPU", "p99", "big", "CPU", "PSS", "p99", "file", "CPU"
+    printf kfmt, "server", "req/s", "ms", "us/req"
+    if (idle_n > 0) printf ifmt, "req/s", "ms", "us/req"
+    printf hfmt, "req/s", "us/conn", "ms", "resp/s", "us/resp", "MiB", "ms", "resp/s", "us/resp"
     for (i = 1; i <= ns; i++) {
       s = srv[i]
-      printf hfmt, s,
-        f(m[s, "ka", "rps"], "%.0f"), f(m[s, "ka", "p99"], "%.2f"), f(m[s, "ka", "cpu"], "%.1f"),
+      printf kfmt, s, f(m[s, "ka", "rps"], "%.0f"), f(m[s, "ka", "p99"], "%.2f"), f(m[s, "ka", "cpu"], "%.1f")
+      if (idle_n > 0) printf ifmt, f(m[s, "idle", "rps"], "%.0f"), f(m[s, "idle", "p99"], "%.2f"), f(m[s, "idle", "cpu"], "%.1f")
+      printf hfmt,
         f(m[s, "close", "rps"], "%.0f"), f(m[s, "close", "cpu"], "%.1f"), f(m[s, "close", "p99"], "%.2f"),
         f(m[s, "big", "rps"], "%.0f"), f(m[s, "big", "cpu"], "%.0f"), f(m[s, "pss"], "%.1f"), f(m[s, "big", "p99"], "%.2f"),
         f(m[s, "file", "rps"], "%.0f"), f(m[s, "file", "cpu"], "%.0f")
@@ -462,6 +696,20 @@ awk -F'\t' -v order="${servers[*]}" '
       printf "waitressd 2w/1w: keep-alive req/s %s (close %s, big %s, file %s)\n",
         ratio(m[w2, "ka", "rps"], m[w1, "ka", "rps"]), ratio(m[w2, "close", "rps"], m[w1, "close", "rps"]),
         ratio(m[w2, "big", "rps"], m[w1, "big", "rps"]), ratio(m[w2, "file", "rps"], m[w1, "file", "rps"])
+    }
+    if (idle_n > 0) {
+      print ""
+      printf "%d idle keep-alive connections beside the ka load (medians; issue 12 goal for waitressd: idle/ka >= 0.95x):\n", idle_n
+      for (i = 1; i <= ns; i++) {
+        s = srv[i]
+        if (!(s in seen)) continue
+        if (!(s in n_idle)) { printf "  %-13s idle/ka keep-alive req/s: -      (no idle measurement)\n", s; continue }
+        opened = short[s] ? sprintf("FEWER THAN %d in %d of %d runs:%s", idle_n, short[s], n_idle[s], open_list[s]) \
+                          : sprintf("all %d in each of %d runs", idle_n, n_idle[s])
+        printf "  %-13s idle/ka keep-alive req/s: %s  (CPU/req %s, p99 %s; still open after the measurement: %s)\n", s,
+          ratio(m[s, "idle", "rps"], m[s, "ka", "rps"]), ratio(m[s, "idle", "cpu"], m[s, "ka", "cpu"]),
+          ratio(m[s, "idle", "p99"], m[s, "ka", "p99"]), opened
+      }
     }
     print ""
     bad = 0
@@ -493,6 +741,12 @@ for s in "${servers[@]}"; do
   fi
 done
 
+for p in "${idle_problems[@]}"; do echo "problem: idle: $p"; done
+
 stop_all
 trap - EXIT
 echo "bench: total $(( $(date +%s) - t_start )) s (logs and wrk outputs: $out)"
+if [ "${#idle_problems[@]}" -gt 0 ]; then
+  echo "bench: FAILED: the idle case did not hold its $idle_n connections open (see the problem lines above)" >&2
+  exit 1
+fi

@@ -266,3 +266,42 @@ fn a_final_write_sets_content_length() {
         assert_eq!(r.body, b"hello");
     });
 }
+
+/// A 1 MiB Content-Length body is written from the app's own buffer when the app
+/// thread owns the connection's output (no copy): what the socket does not take at
+/// once is queued and must follow in order, for a reader that reads at once and for
+/// one that lets the socket fill first, with pipelined requests behind it.
+#[test]
+fn a_large_body_written_through_arrives_whole_and_in_order() {
+    let s = Server::start("bench", &[]);
+    let expected: Vec<u8> = (0..1usize << 20).map(|i| b'a' + (i % 26) as u8).collect();
+    for slow in [false, true] {
+        let mut c = s.connect();
+        c.write_all(
+            b"GET /big HTTP/1.1\r\nHost: h\r\n\r\nGET / HTTP/1.1\r\nHost: h\r\n\r\nGET /big HTTP/1.1\r\nHost: h\r\n\r\n",
+        )
+        .unwrap();
+        if slow {
+            // The socket's buffers fill; the rest of the first body waits queued.
+            std::thread::sleep(std::time::Duration::from_millis(300));
+        }
+        let mut r = BufReader::new(c);
+        for (path, body) in [
+            ("/big", &expected[..]),
+            ("/", b"Hello, World!"),
+            ("/big", &expected[..]),
+        ] {
+            let resp =
+                read_response(&mut r, false).unwrap_or_else(|| panic!("no response for {path}"));
+            assert_eq!(resp.status, 200, "{path} (slow reader: {slow})");
+            assert_eq!(
+                resp.header("content-length"),
+                Some(body.len().to_string().as_str())
+            );
+            assert!(
+                resp.body == body,
+                "{path}: the body differs (slow reader: {slow})"
+            );
+        }
+    }
+}

@@ -368,6 +368,9 @@ pub(crate) fn read(host: &wd_host, raw: &wd_request, buf: &mut [u8]) -> std::io:
     Ok(n as usize)
 }
 
+/// Headers passed to the host from the stack (more go through a Vec).
+const INLINE_HEADERS: usize = 16;
+
 pub(crate) fn start(
     host: &wd_host,
     raw: &wd_request,
@@ -376,13 +379,25 @@ pub(crate) fn start(
     headers: &[(&str, &[u8])],
     flags: u32,
 ) -> Result<(), WriteError> {
-    let list: Vec<wd_header> = headers
-        .iter()
-        .map(|(n, v)| wd_header {
-            name: wd_str::from_bytes(n.as_bytes()),
-            value: wd_str::from_bytes(v),
-        })
-        .collect();
+    let header = |(n, v): &(&str, &[u8])| wd_header {
+        name: wd_str::from_bytes(n.as_bytes()),
+        value: wd_str::from_bytes(v),
+    };
+    // The C array on the stack for any usual response, on the heap past that.
+    let mut inline = [wd_header {
+        name: wd_str::EMPTY,
+        value: wd_str::EMPTY,
+    }; INLINE_HEADERS];
+    let spilled: Vec<wd_header>;
+    let list: &[wd_header] = if headers.len() <= INLINE_HEADERS {
+        for (slot, h) in inline.iter_mut().zip(headers) {
+            *slot = header(h);
+        }
+        &inline[..headers.len()]
+    } else {
+        spilled = headers.iter().map(header).collect();
+        &spilled
+    };
     // SAFETY: every pointer is valid for the call; the host copies what it keeps.
     let rc = unsafe {
         (host.start)(

@@ -260,6 +260,51 @@ impl OutBuf {
         Ok(())
     }
 
+    /// Queue `prefix` (framing, or the head) followed by `data`, which the app lends
+    /// for this call only. When this thread owns the output and nothing is queued
+    /// ahead, both are written from where they are and only what the socket did not
+    /// take is copied: a large body costs no allocation and no copy of the part that
+    /// went out at once. Otherwise they are copied into one segment, as `push` does.
+    /// App thread.
+    pub fn push_through(&self, prefix: Vec<u8>, data: &[u8]) -> Result<(), Disconnected> {
+        let s = self.lock();
+        if s.peer == Peer::Gone {
+            return Err(Disconnected);
+        }
+        let direct = match (&self.direct, self.flush(&s)) {
+            (Some(direct), Flush::Owned) if s.segments.is_empty() && !s.holding => direct,
+            _ => {
+                drop(s);
+                let mut bytes = prefix;
+                bytes.extend_from_slice(data);
+                return self.push(Segment::memory(bytes));
+            }
+        };
+        let total = prefix.len() + data.len();
+        let mut written = 0;
+        while written < total {
+            let slices = [
+                IoSlice::new(&prefix[written.min(prefix.len())..]),
+                IoSlice::new(&data[written.saturating_sub(prefix.len())..]),
+            ];
+            match direct.write_now(&slices) {
+                Ok(0) => break,
+                Ok(n) => written += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                // WouldBlock: the I/O thread writes the rest; an error it meets too.
+                Err(_) => break,
+            }
+        }
+        if written == total {
+            return Ok(());
+        }
+        let mut rest = Vec::with_capacity(total - written);
+        rest.extend_from_slice(&prefix[written.min(prefix.len())..]);
+        rest.extend_from_slice(&data[written.saturating_sub(prefix.len())..]);
+        drop(s);
+        self.push(Segment::memory(rest))
+    }
+
     /// Queue the response's last bytes. When this thread owns the output they are
     /// held and written by `finish` (which follows once the app has returned: an
     /// embedded interpreter has released its lock by then, so the write costs the

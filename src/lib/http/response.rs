@@ -56,30 +56,18 @@ pub fn status_has_body(status: u16) -> bool {
 }
 
 /// Encode the head of `staged` for `exchange`. `content_length` overrides the app's
-/// (the server derives it from a final write). Waitress `build_response_header`.
+/// (the server derives it from a final write). `reserve`: body bytes the caller will
+/// append to the head, so one allocation holds both. Waitress `build_response_header`.
 pub fn encode_head(
     staged: &StagedHead,
     content_length: Option<u64>,
     exchange: Exchange,
     ident: &str,
     date: &str,
+    reserve: usize,
 ) -> EncodedHead {
     let has_body = status_has_body(staged.status);
     let content_length = content_length.or(staged.content_length);
-    let mut headers: Vec<(&str, std::borrow::Cow<'_, [u8]>)> = staged
-        .headers
-        .iter()
-        .filter(|(n, _)| has_body || !n.eq_ignore_ascii_case("content-length"))
-        .map(|(n, v)| (n.as_str(), std::borrow::Cow::Borrowed(v.as_slice())))
-        .collect();
-    let length_text;
-    if has_body && staged.content_length.is_none() {
-        if let Some(cl) = content_length {
-            length_text = cl.to_string();
-            headers.push(("Content-Length", length_text.as_bytes().into()));
-        }
-    }
-
     let mut close = exchange.force_close || !exchange.keep_alive;
     let framing = match (has_body, content_length) {
         (false, _) => Framing::NoBody,
@@ -93,36 +81,63 @@ pub fn encode_head(
             }
         },
     };
+
+    // The fields, borrowed: the app's (no Content-Length where no body may be), then
+    // the server's. Sorted by name as Waitress sends them; the sort is stable, so
+    // same-named fields keep their order (RFC 9110 §5.3).
+    let mut digits = [0u8; 20];
+    let mut fields = Fields::default();
+    for (name, value) in &staged.headers {
+        if has_body || !name.eq_ignore_ascii_case("content-length") {
+            fields.push(name.as_bytes(), value);
+        }
+    }
+    if has_body && staged.content_length.is_none() {
+        if let Some(cl) = content_length {
+            fields.push(b"Content-Length", decimal(cl, &mut digits));
+        }
+    }
     if framing == Framing::Chunked {
-        headers.push(("Transfer-Encoding", b"chunked".as_slice().into()));
+        fields.push(b"Transfer-Encoding", b"chunked");
     }
     match (exchange.version, close) {
-        (_, true) => headers.push(("Connection", b"close".as_slice().into())),
-        (Version::Http10, false) => headers.push(("Connection", b"Keep-Alive".as_slice().into())),
+        (_, true) => fields.push(b"Connection", b"close"),
+        (Version::Http10, false) => fields.push(b"Connection", b"Keep-Alive"),
         (Version::Http11, false) => {}
     }
-    if staged.has_header("server") {
-        if !ident.is_empty() {
-            headers.push(("Via", ident.as_bytes().into()));
-        }
-    } else if !ident.is_empty() {
-        headers.push(("Server", ident.as_bytes().into()));
+    if !ident.is_empty() {
+        let name: &[u8] = if staged.has_header("server") {
+            b"Via"
+        } else {
+            b"Server"
+        };
+        fields.push(name, ident.as_bytes());
     }
     if !staged.has_header("date") {
-        headers.push(("Date", date.as_bytes().into()));
+        fields.push(b"Date", date.as_bytes());
     }
-    // Waitress sorts by name; a stable sort keeps same-named headers in order
-    // (RFC 9110 §5.3).
-    headers.sort_by(|a, b| a.0.cmp(b.0));
+    let fields = fields.sorted();
 
-    let mut bytes = Vec::with_capacity(128 + headers.len() * 32);
-    let mut line = String::with_capacity(64);
-    let _ = write!(line, "{} {} ", exchange.version.as_str(), staged.status);
-    bytes.extend_from_slice(line.as_bytes());
+    let version = exchange.version.as_str().as_bytes();
+    let size = version.len()
+        + 5
+        + staged.reason.len()
+        + 2
+        + fields
+            .iter()
+            .map(|(n, v)| n.len() + v.len() + 4)
+            .sum::<usize>()
+        + 2;
+    let mut bytes = Vec::with_capacity(size + reserve);
+    bytes.extend_from_slice(version);
+    bytes.push(b' ');
+    let mut status_digits = [0u8; 20];
+    bytes.extend_from_slice(decimal(u64::from(staged.status), &mut status_digits));
+    bytes.push(b' ');
     bytes.extend_from_slice(&staged.reason);
     bytes.extend_from_slice(b"\r\n");
-    for (name, value) in &headers {
-        bytes.extend_from_slice(name.as_bytes());
+    for (name, value) in fields {
+        bytes.extend_from_slice(name);
         bytes.extend_from_slice(b": ");
         bytes.extend_from_slice(value);
         bytes.extend_from_slice(b"\r\n");
@@ -132,6 +147,55 @@ pub fn encode_head(
         bytes,
         framing,
         close,
+    }
+}
+
+/// `n` in decimal, written into `buf`.
+fn decimal(mut n: u64, buf: &mut [u8; 20]) -> &[u8] {
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            return &buf[i..];
+        }
+    }
+}
+
+/// The response's fields while the head is built: on the stack for any usual
+/// response, on the heap past `INLINE_FIELDS`.
+#[derive(Default)]
+struct Fields<'a> {
+    inline: [(&'a [u8], &'a [u8]); INLINE_FIELDS],
+    len: usize,
+    spilled: Vec<(&'a [u8], &'a [u8])>,
+}
+
+/// Fields kept on the stack (the sort needs no buffer up to about 20 either).
+const INLINE_FIELDS: usize = 20;
+
+impl<'a> Fields<'a> {
+    fn push(&mut self, name: &'a [u8], value: &'a [u8]) {
+        if self.len < INLINE_FIELDS {
+            self.inline[self.len] = (name, value);
+            self.len += 1;
+        } else {
+            if self.spilled.is_empty() {
+                self.spilled.extend_from_slice(&self.inline);
+            }
+            self.spilled.push((name, value));
+        }
+    }
+
+    fn sorted(&mut self) -> &[(&'a [u8], &'a [u8])] {
+        let fields: &mut [(&[u8], &[u8])] = if self.spilled.is_empty() {
+            &mut self.inline[..self.len]
+        } else {
+            &mut self.spilled
+        };
+        fields.sort_by(|a, b| a.0.cmp(b.0));
+        fields
     }
 }
 
@@ -184,7 +248,7 @@ mod tests {
             200,
             &[("content-type", "text/plain"), ("Content-Length", "5")],
         );
-        let h = encode_head(&s, None, ex(Version::Http11, true), "waitress", "D");
+        let h = encode_head(&s, None, ex(Version::Http11, true), "waitress", "D", 0);
         assert_eq!(
             text(&h),
             "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Type: text/plain\r\nDate: D\r\nServer: waitress\r\n\r\n"
@@ -195,7 +259,14 @@ mod tests {
 
     #[test]
     fn http11_without_length_is_chunked_and_stays_open() {
-        let h = encode_head(&staged(200, &[]), None, ex(Version::Http11, true), "w", "D");
+        let h = encode_head(
+            &staged(200, &[]),
+            None,
+            ex(Version::Http11, true),
+            "w",
+            "D",
+            0,
+        );
         assert_eq!(h.framing, Framing::Chunked);
         assert!(text(&h).contains("Transfer-Encoding: chunked\r\n"));
         assert!(!h.close);
@@ -204,9 +275,16 @@ mod tests {
     #[test]
     fn http10_keep_alive_needs_a_length() {
         let s = staged(200, &[("Content-Length", "1")]);
-        let h = encode_head(&s, None, ex(Version::Http10, true), "w", "D");
+        let h = encode_head(&s, None, ex(Version::Http10, true), "w", "D", 0);
         assert!(text(&h).contains("Connection: Keep-Alive\r\n"));
-        let h = encode_head(&staged(200, &[]), None, ex(Version::Http10, true), "w", "D");
+        let h = encode_head(
+            &staged(200, &[]),
+            None,
+            ex(Version::Http10, true),
+            "w",
+            "D",
+            0,
+        );
         assert_eq!(h.framing, Framing::CloseDelimited);
         assert!(h.close);
         assert!(text(&h).contains("Connection: close\r\n"));
@@ -220,13 +298,41 @@ mod tests {
             ex(Version::Http11, true),
             "w",
             "D",
+            0,
         );
         assert!(text(&h).contains("Content-Length: 3\r\n"));
         let s = staged(204, &[("Content-Length", "0")]);
-        let h = encode_head(&s, None, ex(Version::Http11, true), "w", "D");
+        let h = encode_head(&s, None, ex(Version::Http11, true), "w", "D", 0);
         assert_eq!(h.framing, Framing::NoBody);
         assert!(!text(&h).contains("Content-Length"));
         assert!(!text(&h).contains("Transfer-Encoding"));
+    }
+
+    #[test]
+    fn many_fields_are_sorted_past_the_inline_ones() {
+        let names: Vec<String> = (0..30).rev().map(|i| format!("X-{i:02}")).collect();
+        let pairs: Vec<(&str, &str)> = names.iter().map(|n| (n.as_str(), "v")).collect();
+        let h = encode_head(
+            &staged(200, &pairs),
+            Some(0),
+            ex(Version::Http11, true),
+            "w",
+            "D",
+            0,
+        );
+        let t = text(&h);
+        let order: Vec<&str> = t
+            .lines()
+            .skip(1)
+            .take_while(|l| !l.is_empty())
+            .filter_map(|l| l.split(':').next())
+            .collect();
+        let mut sorted = order.clone();
+        sorted.sort();
+        assert_eq!(order, sorted);
+        assert_eq!(order.iter().filter(|n| n.starts_with("X-")).count(), 30);
+        assert!(t.starts_with("HTTP/1.1 200 OK\r\n"), "{t}");
+        assert!(t.ends_with("\r\n\r\n"));
     }
 
     #[test]
@@ -238,6 +344,7 @@ mod tests {
             ex(Version::Http11, true),
             "waitress",
             "D",
+            0,
         ));
         assert!(t.contains("Server: mine\r\n") && t.contains("Via: waitress\r\n"));
     }

@@ -261,6 +261,9 @@ struct Connection {
     life: Life,
     readable: bool,
     writable: bool,
+    /// The kernel said the client closed its side (or the socket failed): read to
+    /// the end, a short read does not mean drained (see `read_input`).
+    read_closed: bool,
     last_activity: Instant,
     /// When the first byte of the request head now being received arrived.
     head_since: Option<Instant>,
@@ -329,6 +332,28 @@ pub struct EventLoop<'p> {
     read_buf: Vec<u8>,
     /// The date for error responses the loop sends itself.
     date: DateCache,
+    /// When the next connection deadline may fall due.
+    deadlines: NextDeadline,
+}
+
+/// The earliest connection deadline (a request head's timeout, a lingering close's
+/// end) that may be due, so the timer pass looks at the connections only then —
+/// not after every wake-up, which would make each request cost more the more
+/// connections are open. Conservative: a deadline that went away (the head arrived,
+/// the client closed) just costs one pass that finds nothing; the pass then learns
+/// the next earliest deadline from what it saw.
+#[derive(Debug, Clone, Copy, Default)]
+struct NextDeadline(Option<Instant>);
+
+impl NextDeadline {
+    /// A deadline was set at `at`.
+    fn expect(&mut self, at: Instant) {
+        self.0 = Some(self.0.map_or(at, |t| t.min(at)));
+    }
+
+    fn due(&self, now: Instant) -> bool {
+        self.0.is_some_and(|t| now >= t)
+    }
 }
 
 impl<'p> EventLoop<'p> {
@@ -408,6 +433,7 @@ impl<'p> EventLoop<'p> {
                 next_cleanup,
                 read_buf,
                 date: DateCache::default(),
+                deadlines: NextDeadline::default(),
             },
             wake,
         ))
@@ -448,6 +474,7 @@ impl<'p> EventLoop<'p> {
                         if let Some(Some(c)) = self.conns.get_mut(index) {
                             c.readable |=
                                 event.is_readable() || event.is_read_closed() || event.is_error();
+                            c.read_closed |= event.is_read_closed() || event.is_error();
                             c.writable |=
                                 event.is_writable() || event.is_write_closed() || event.is_error();
                             self.drive(index);
@@ -564,6 +591,7 @@ impl<'p> EventLoop<'p> {
             life: Life::Open,
             readable: true,
             writable: true,
+            read_closed: false,
             last_activity: Instant::now(),
             head_since: None,
             resting_since: Some(Instant::now()),
@@ -608,7 +636,14 @@ impl<'p> EventLoop<'p> {
             }
             // The request-head clock runs from a head's first byte to its last.
             match (c.conn.is_receiving_head(), c.head_since) {
-                (true, None) => c.head_since = Some(Instant::now()),
+                (true, None) => {
+                    let now = Instant::now();
+                    c.head_since = Some(now);
+                    if !self.settings.request_head_timeout.is_zero() {
+                        self.deadlines
+                            .expect(now + self.settings.request_head_timeout);
+                    }
+                }
                 (false, Some(_)) => c.head_since = None,
                 _ => {}
             }
@@ -743,9 +778,9 @@ impl<'p> EventLoop<'p> {
             (_, Discarded::Eof) | (CloseKind::Clean, Discarded::Nothing) => self.close(index),
             (CloseKind::Linger, _) | (CloseKind::Clean, Discarded::Some) => {
                 c.stream.shutdown_write();
-                c.life = Life::Lingering {
-                    deadline: Instant::now() + LINGER,
-                };
+                let deadline = Instant::now() + LINGER;
+                c.life = Life::Lingering { deadline };
+                self.deadlines.expect(deadline);
             }
         }
     }
@@ -878,23 +913,28 @@ impl<'p> EventLoop<'p> {
             self.next_cleanup = now + self.settings.cleanup_interval;
         }
         let forced = matches!(self.phase, Phase::Draining { deadline } if now >= deadline);
+        if !(sweep_idle || forced || self.deadlines.due(now)) {
+            return;
+        }
+        let head_timeout = self.settings.request_head_timeout;
+        let mut next = NextDeadline::default();
         let mut to_close = Vec::new();
         let mut slow_heads = Vec::new();
         for (i, c) in self.conns.iter().enumerate() {
             let Some(c) = c else { continue };
             match c.life {
                 Life::Lingering { deadline } if now >= deadline => to_close.push(i),
-                Life::Lingering { .. } => {}
+                Life::Lingering { deadline } => next.expect(deadline),
                 Life::Open if forced => to_close.push(i),
-                Life::Open
-                    if !self.settings.request_head_timeout.is_zero()
-                        && c.head_since.is_some_and(|t| {
-                            now.duration_since(t) > self.settings.request_head_timeout
-                        }) =>
-                {
-                    slow_heads.push(i)
-                }
                 Life::Open => {
+                    if let (false, Some(since)) = (head_timeout.is_zero(), c.head_since) {
+                        if now.duration_since(since) > head_timeout {
+                            slow_heads.push(i);
+                            continue;
+                        }
+                        // Strictly after the timeout: look again just past it.
+                        next.expect(since + head_timeout + Duration::from_millis(1));
+                    }
                     if sweep_idle
                         && c.conn.is_idle()
                         && now.duration_since(c.last_activity) > self.settings.channel_timeout
@@ -909,6 +949,7 @@ impl<'p> EventLoop<'p> {
                 }
             }
         }
+        self.deadlines = next;
         if forced && !to_close.is_empty() {
             log::warn!(
                 "graceful timeout: closing {} connection(s) with requests still in progress",
@@ -954,7 +995,14 @@ fn drain_patience(c: &Connection) -> Duration {
 
 // ----- socket helpers (I/O thread) -----
 
-/// Read until WouldBlock or the connection stops wanting input.
+/// Read until the socket is drained or the connection stops wanting input.
+///
+/// A read that returns less than the buffer holds took everything the socket had:
+/// the readiness is spent, and bytes that arrive later raise a new edge (Linux's
+/// epoll signals every arrival to an edge-triggered waiter), so there is no need for
+/// the extra read that would only say WouldBlock — one syscall per request saved.
+/// Not once the kernel has reported the client's FIN: that edge is already spent,
+/// so the loop reads on to the EOF.
 fn read_input(c: &mut Connection, buf: &mut [u8]) -> io::Result<()> {
     while c.conn.wants_read() {
         match c.stream.read(buf) {
@@ -966,6 +1014,10 @@ fn read_input(c: &mut Connection, buf: &mut [u8]) -> io::Result<()> {
             Ok(n) => {
                 c.last_activity = Instant::now();
                 c.conn.received(&buf[..n]);
+                if n < buf.len() && !c.read_closed {
+                    c.readable = false;
+                    return Ok(());
+                }
             }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                 c.readable = false;

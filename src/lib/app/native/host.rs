@@ -216,6 +216,9 @@ unsafe extern "C" fn host_read(req: *const wd_request, buf: *mut c_void, cap: us
     }
 }
 
+/// Headers of a start() call converted on the stack (more go through a Vec).
+const INLINE_HEADERS: usize = 16;
+
 unsafe extern "C" fn host_start(
     req: *const wd_request,
     status: u16,
@@ -234,16 +237,25 @@ unsafe extern "C" fn host_start(
         unsafe { std::slice::from_raw_parts(headers, n_headers) }
     };
     // SAFETY: each string is valid for the call (the header's ownership rule).
-    let pairs: Vec<(&[u8], &[u8])> = list
-        .iter()
-        .map(|h| unsafe { (bytes(h.name), bytes(h.value)) })
-        .collect();
+    let pair = |h: &wd_header| unsafe { (bytes(h.name), bytes(h.value)) };
+    // On the stack for any usual response, on the heap past that.
+    let mut inline: [(&[u8], &[u8]); INLINE_HEADERS] = [(&[], &[]); INLINE_HEADERS];
+    let spilled: Vec<(&[u8], &[u8])>;
+    let pairs: &[(&[u8], &[u8])] = if list.len() <= INLINE_HEADERS {
+        for (slot, h) in inline.iter_mut().zip(list) {
+            *slot = pair(h);
+        }
+        &inline[..list.len()]
+    } else {
+        spilled = list.iter().map(pair).collect();
+        &spilled
+    };
     // SAFETY: as above.
     let reason = unsafe { bytes(reason) };
     let replace = flags & sys::WD_START_REPLACE != 0;
     code(
         with_request(req, Err(HostError::Invalid), |r| {
-            r.start(status, reason, &pairs, replace)
+            r.start(status, reason, pairs, replace)
         })
         .and_then(|r| r),
     )

@@ -40,6 +40,11 @@ struct Committed {
 }
 
 /// The `HostRequest` the app's calls reach during `handle()`.
+/// From this size on, a body write is sent from the app's buffer where the socket
+/// takes it (`OutBuf::push_through`) instead of being copied first: above it the
+/// copy (and the fresh pages a large buffer needs) costs more than the write.
+const WRITE_THROUGH: usize = 64 * 1024;
+
 pub(super) struct HostSide<'a> {
     id: u64,
     request: &'a Prepared<'a>,
@@ -122,7 +127,12 @@ impl<'a> HostSide<'a> {
     }
 
     /// Send the staged head; `derived_length` is the length of a final write.
-    fn commit_head(&mut self, derived_length: Option<u64>) -> Result<Vec<u8>, HostError> {
+    /// `reserve`: bytes the caller appends to the head (the first body bytes).
+    fn commit_head(
+        &mut self,
+        derived_length: Option<u64>,
+        reserve: usize,
+    ) -> Result<Vec<u8>, HostError> {
         let Response::Staged(staged) = &self.response else {
             return Err(HostError::State);
         };
@@ -137,7 +147,14 @@ impl<'a> HostSide<'a> {
             self.exchange.force_close = true;
         }
         let head = crate::worker::with_date(|date| {
-            encode_head(staged, derived, self.exchange, &self.settings.ident, date)
+            encode_head(
+                staged,
+                derived,
+                self.exchange,
+                &self.settings.ident,
+                date,
+                reserve,
+            )
         });
         self.response = Response::Committed(Committed {
             status: staged.status,
@@ -177,6 +194,16 @@ impl<'a> HostSide<'a> {
             _ => data,
         };
         c.sent += data.len() as u64;
+        let whole = matches!(c.framing, Framing::Length(_) | Framing::CloseDelimited);
+        if whole && !c.suppress_body && data.len() >= WRITE_THROUGH {
+            let spilling = self.out.queued_memory() >= self.settings.outbuf_overflow;
+            if !spilling {
+                self.out
+                    .push_through(bytes, data)
+                    .map_err(|_| HostError::Disconnected)?;
+                return result;
+            }
+        }
         if !c.suppress_body && !data.is_empty() {
             match c.framing {
                 Framing::Chunked => encode_chunk(data, &mut bytes),
@@ -219,7 +246,7 @@ impl<'a> HostSide<'a> {
         }
         if matches!(self.response, Response::Staged(_)) {
             // Nothing was written: the body is known to be empty.
-            match self.commit_head(Some(0)) {
+            match self.commit_head(Some(0), 0) {
                 Ok(head) => {
                     if self.push(head).is_err() {
                         return Completion::Abort;
@@ -345,7 +372,7 @@ impl HostRequest for HostSide<'_> {
             Response::Fresh => Err(HostError::State),
             Response::Committed(_) => Ok(()),
             Response::Staged(_) => {
-                let head = self.commit_head(None)?;
+                let head = self.commit_head(None, 0)?;
                 self.push(head)
             }
         }
@@ -377,7 +404,16 @@ impl HostRequest for HostSide<'_> {
         let prefix = match &self.response {
             Response::Fresh => return Err(HostError::State),
             Response::Staged(_) if data.is_empty() && !last => return Ok(()),
-            Response::Staged(_) => self.commit_head(last.then_some(data.len() as u64))?,
+            Response::Staged(_) => {
+                // The head carries a small body along; a large one goes out from the
+                // app's buffer (`write_body`).
+                let reserve = if data.len() < WRITE_THROUGH {
+                    data.len() + 16
+                } else {
+                    0
+                };
+                self.commit_head(last.then_some(data.len() as u64), reserve)?
+            }
             Response::Committed(_) => Vec::new(),
         };
         self.write_body(prefix, data, last)
@@ -406,7 +442,7 @@ impl HostRequest for HostSide<'_> {
         }
         let head = match &self.response {
             Response::Fresh => return Err(HostError::State),
-            Response::Staged(_) => self.commit_head(last.then_some(len))?,
+            Response::Staged(_) => self.commit_head(last.then_some(len), 16)?,
             Response::Committed(_) => Vec::new(),
         };
         let id = self.id;
