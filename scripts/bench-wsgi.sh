@@ -403,10 +403,7 @@ for s in "${servers[@]}"; do
   if [ -n "${broken[$s]:-}" ]; then echo "problem: $s: ${broken[$s]}"; fi
 done
 for s in "${servers[@]}"; do
-  if [ -s "$out/$s.log" ] && grep -qiE 'error|traceback|panic|exception|critical' "$out/$s.log"; then
-    echo "problem: $s logged errors ($out/$s.log):"
-    grep -iE 'error|traceback|panic|exception|critical' "$out/$s.log" | sort | uniq -c | sort -rn | head -5 | sed 's/^/    /'
-  fi
+  report_log_errors "$s" "$out/$s.log"
 done
 
 stop_all

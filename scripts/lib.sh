@@ -45,3 +45,13 @@ start_bg() {
   "$@" &
   pids+=($!)
 }
+
+# report_log_errors NAME LOG [PATTERN]: print a "problem:" line with the five most
+# frequent error-looking lines (grep -iE PATTERN) of a server's log, if it has any.
+report_log_errors() {
+  local name="$1" log="$2" pat="${3:-error|traceback|panic|exception|critical}"
+  if [ -s "$log" ] && grep -qiE "$pat" "$log"; then
+    echo "problem: $name logged errors ($log):"
+    grep -iE "$pat" "$log" | sort | uniq -c | sort -rn | head -5 | sed 's/^/    /'
+  fi
+}

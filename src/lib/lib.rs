@@ -44,6 +44,7 @@ pub mod master;
 pub mod net;
 pub mod pidfile;
 pub mod run;
+pub mod signal_pipe;
 pub mod sys;
 pub mod systemd;
 pub mod worker;

@@ -90,7 +90,7 @@ fn serve_in_process(cfg: Config) -> exit::Code {
         Err(code) => return code,
     };
     announce(&listeners);
-    let (pipe, ids) = match crate::worker::event_loop::SignalPipe::install(
+    let (pipe, ids) = match crate::signal_pipe::SignalPipe::install(
         &[signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT],
         &[signal_hook::consts::SIGQUIT],
     ) {

@@ -365,8 +365,17 @@ impl Conn {
 
     // ----- output -----
 
+    /// Whether work waits behind the response being served (pipelined input, or a
+    /// client that has finished sending): the I/O thread wants to hear of the
+    /// response's end at once (`OutBuf`'s prompt).
+    pub fn work_behind(&self) -> bool {
+        !self.ready.is_empty() || !self.inbuf.is_empty() || self.peer_eof
+    }
+
     /// The request returned by `Step::Dispatch` is now served by an app thread
-    /// writing into `out`.
+    /// writing into `out`. The I/O thread need not look at `out` again until the
+    /// app thread notifies it (or it has read more input): `out` was made with the
+    /// prompt `work_behind` gives now.
     pub fn serving(&mut self, out: Arc<OutBuf>) {
         debug_assert!(matches!(self.write, WriteState::Idle), "serving while busy");
         if self.peer_eof {
@@ -381,13 +390,10 @@ impl Conn {
     /// What to do next. `date` is the current HTTP date (for error responses).
     pub fn step(&mut self, date: &str) -> Step {
         loop {
+            let prompt = self.work_behind();
             match &mut self.write {
                 WriteState::Serving { out, completion } => {
                     if completion.is_none() {
-                        // Work waiting behind this response (pipelined input, or
-                        // a client that has finished): hear of its end at once.
-                        let prompt =
-                            !self.ready.is_empty() || !self.inbuf.is_empty() || self.peer_eof;
                         *completion = out.take(&mut self.output, prompt);
                     }
                     if !self.output.is_empty() {

@@ -146,6 +146,13 @@ impl OutBuf {
         }
     }
 
+    /// Start with the I/O thread's prompt (see `Shared::prompt`) already given, as
+    /// `take` would give it.
+    pub fn with_prompt(self, prompt: bool) -> OutBuf {
+        self.lock().prompt = prompt;
+        self
+    }
+
     /// Let the app thread write to the socket itself (see the module doc). Only
     /// when nothing is queued for the connection ahead of this response.
     pub fn with_direct_write(mut self, direct: Arc<dyn DirectWrite>) -> OutBuf {

@@ -45,11 +45,16 @@ struct State {
 
 impl State {
     /// Grant a parked thread a wake-up, if one is not already on its way to each.
-    fn wake_one(&mut self, available: &Condvar) {
+    /// Returns whether one was granted: the caller then notifies `available` after
+    /// releasing the lock, so the woken thread does not wake only to wait for it.
+    #[must_use]
+    fn grant_wake(&mut self) -> bool {
         if self.idle > self.permits {
             self.permits += 1;
             self.busy += 1;
-            available.notify_one();
+            true
+        } else {
+            false
         }
     }
 }
@@ -125,8 +130,10 @@ impl Pool {
     pub fn submit(&self, task: Task) {
         let mut s = self.queue.lock();
         s.tasks.push_back((Instant::now(), task));
-        if s.busy == 0 {
-            s.wake_one(&self.queue.available);
+        let wake = s.busy == 0 && s.grant_wake();
+        drop(s);
+        if wake {
+            self.queue.available.notify_one();
         }
     }
 
@@ -137,7 +144,11 @@ impl Pool {
         let mut s = self.queue.lock();
         let since = s.tasks.front()?.0;
         if now.duration_since(since) >= SPREAD_AFTER {
-            s.wake_one(&self.queue.available);
+            let wake = s.grant_wake();
+            drop(s);
+            if wake {
+                self.queue.available.notify_one();
+            }
             return Some(now + SPREAD_AFTER);
         }
         Some(since + SPREAD_AFTER)
