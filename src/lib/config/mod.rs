@@ -7,6 +7,7 @@ pub mod cli;
 pub mod ini;
 pub mod layers;
 pub mod listen;
+pub mod proxy;
 pub mod settings;
 
 use std::fmt;
@@ -15,6 +16,7 @@ use std::path::PathBuf;
 
 pub use app_spec::{AppSpec, PythonApp};
 pub use cli::Cli;
+pub use proxy::ProxyConfig;
 
 /// A bad setting: one line naming it and the value.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -61,7 +63,7 @@ pub struct Config {
     /// The config file read, if any (for reloads and --check-config).
     pub config_file: Option<PathBuf>,
     /// Trusted proxy handling.
-    pub proxy: crate::http::proxy::ProxyConfig,
+    pub proxy: ProxyConfig,
     /// Where access log lines go ("-" = standard output), if anywhere.
     pub access_log: Option<String>,
     pub access_log_format: AccessLogFormat,
@@ -264,7 +266,7 @@ impl Config {
                 "no app given: pass APP or set 'app' in the config file",
             )
         })?;
-        let proxy = proxy_config(&cli, &mut warnings)?;
+        let proxy = proxy::from_cli(&cli, &mut warnings)?;
         let access_log_format = match cli.access_log_format.to_ascii_lowercase().as_str() {
             "combined" => AccessLogFormat::Combined,
             "json" => AccessLogFormat::Json,
@@ -352,77 +354,6 @@ impl Config {
             log_level,
         })
     }
-}
-
-/// Waitress `Adjustments` rules for the proxy settings.
-fn proxy_config(
-    cli: &Cli,
-    warnings: &mut Vec<String>,
-) -> Result<crate::http::proxy::ProxyConfig, ConfigError> {
-    use crate::http::proxy::PROXY_HEADERS;
-    let trusted_proxy = cli.trusted_proxy.clone().filter(|p| !p.is_empty());
-    let headers: std::collections::BTreeSet<String> = cli
-        .trusted_proxy_headers
-        .iter()
-        .flat_map(|v| v.split(|c: char| c.is_whitespace() || c == ','))
-        .filter(|h| !h.is_empty())
-        .map(str::to_ascii_lowercase)
-        .collect();
-    if trusted_proxy.is_none() {
-        if let Some(count) = cli.trusted_proxy_count {
-            return Err(bad(
-                "trusted-proxy-count",
-                count,
-                "has no meaning without setting --trusted-proxy",
-            ));
-        }
-        if !headers.is_empty() {
-            return Err(bad(
-                "trusted-proxy-headers",
-                cli.trusted_proxy_headers.join(" "),
-                "has no meaning without setting --trusted-proxy",
-            ));
-        }
-    }
-    if let Some(unknown) = headers
-        .iter()
-        .find(|h| !PROXY_HEADERS.contains(&h.as_str()))
-    {
-        return Err(bad(
-            "trusted-proxy-headers",
-            unknown,
-            format!(
-                "unknown header; expected one of {}",
-                PROXY_HEADERS.join(", ")
-            ),
-        ));
-    }
-    if headers.contains("forwarded") && headers.len() > 1 {
-        return Err(bad(
-            "trusted-proxy-headers",
-            cli.trusted_proxy_headers.join(" "),
-            "Forwarded and the X-Forwarded-{By,Host,Proto,Port,For} headers are mutually exclusive",
-        ));
-    }
-    let count = cli.trusted_proxy_count.unwrap_or(1);
-    if count < 1 {
-        return Err(bad("trusted-proxy-count", count, "must be at least 1"));
-    }
-    let headers = if headers.is_empty() && trusted_proxy.is_some() {
-        warnings.push(
-            "no proxy headers were marked as trusted, but trusted_proxy was set: trusting X-Forwarded-Proto (as Waitress does)".into(),
-        );
-        ["x-forwarded-proto".to_string()].into_iter().collect()
-    } else {
-        headers
-    };
-    Ok(crate::http::proxy::ProxyConfig {
-        trusted_proxy,
-        trusted_proxy_count: count as usize,
-        trusted_proxy_headers: headers,
-        clear_untrusted: !cli.no_clear_untrusted_proxy_headers,
-        log_untrusted: cli.log_untrusted_proxy_headers && !cli.no_log_untrusted_proxy_headers,
-    })
 }
 
 impl Config {

@@ -7,27 +7,9 @@
 //! logs the notes and turns `Malformed` into a 400.
 use std::collections::BTreeSet;
 
-/// The proxy headers Waitress knows, by their lower-case field names.
-pub const PROXY_HEADERS: [&str; 6] = [
-    "x-forwarded-for",
-    "x-forwarded-host",
-    "x-forwarded-proto",
-    "x-forwarded-port",
-    "x-forwarded-by",
-    "forwarded",
-];
-
-/// The validated proxy settings.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct ProxyConfig {
-    /// An address, "localhost" (unix sockets), or "*".
-    pub trusted_proxy: Option<String>,
-    pub trusted_proxy_count: usize,
-    /// Lower-case names from PROXY_HEADERS.
-    pub trusted_proxy_headers: BTreeSet<String>,
-    pub clear_untrusted: bool,
-    pub log_untrusted: bool,
-}
+// The settings are config's (validated there, read by every layer); `worker::task`
+// names them by this path too.
+pub use crate::config::proxy::{ProxyConfig, PROXY_HEADERS};
 
 /// The part of the request environment proxy headers may change.
 #[derive(Debug, Clone, PartialEq, Eq)]
