@@ -28,6 +28,8 @@ mod limits;
 mod load;
 /// Waitress parity: proxy headers, config file, waitress-serve flags, access log.
 mod parity;
+/// Regressions, one test per issue that found a bug (`issue_NN_...`).
+mod regression;
 /// Requests that enable smuggling or break the grammar: rejected, connection closed.
 mod rejects;
 /// The settings table agrees with the command line, files, JSON and README.

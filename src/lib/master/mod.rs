@@ -232,6 +232,9 @@ impl Master {
 
     /// HUP: re-read the configuration and start a new generation beside the old.
     fn start_reload(&mut self) {
+        // This answers every HUP so far, whether the reload starts or is aborted
+        // below: a pending one left set would retry a bad file on every turn.
+        self.reload_pending = false;
         self.notifier.reloading(self.boot_may_take());
         let mut cfg = match self.source.read() {
             Ok(cfg) => cfg,
@@ -258,7 +261,6 @@ impl Master {
             started: Instant::now(),
         };
         self.generation += 1;
-        self.reload_pending = false;
     }
 
     /// A new-generation worker failed to boot: keep the old generation.
