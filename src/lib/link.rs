@@ -1,8 +1,13 @@
 //! The master↔worker link: one socketpair per worker. The worker tells the master it
 //! is ready to serve, that its I/O loop is alive (a heartbeat every second), that it
-//! reached --max-requests, or why it could not boot. The master learns of a worker's
-//! death from EOF as well as from SIGCHLD. Messages are one tag byte; a boot failure
-//! carries a line of text. Both ends of one protocol live in this file.
+//! reached --max-requests (or hit a fatal app error), or why it could not boot.
+//! Messages are one tag byte; a boot failure carries a line of text. Both ends of
+//! one protocol live in this file.
+//!
+//! The worker's end closes when its I/O loop stops (it may still be running the
+//! app's shutdown). The master then reads the last messages, closes its end and stops
+//! polling it: a socket at EOF is always readable, so polling it would spin. The
+//! master learns of the exit itself from `waitpid` (SIGCHLD wakes its loop).
 use std::io::{self, Read, Write};
 use std::os::unix::net::UnixStream;
 
@@ -54,56 +59,51 @@ impl WorkerLink {
     }
 }
 
-/// The master's end: buffers partial messages between reads.
+/// The master's end: buffers partial messages between reads. Runs in the master.
 pub struct MasterLink {
-    stream: UnixStream,
+    /// None once the worker closed its end (or the link failed).
+    stream: Option<UnixStream>,
     pending: Vec<u8>,
-}
-
-/// What one read of the link found.
-pub struct Received {
-    pub messages: Vec<Message>,
-    /// The worker closed its end (it exited, or is exiting).
-    pub closed: bool,
 }
 
 impl MasterLink {
     pub fn new(stream: UnixStream) -> io::Result<MasterLink> {
         stream.set_nonblocking(true)?;
         Ok(MasterLink {
-            stream,
+            stream: Some(stream),
             pending: Vec::new(),
         })
     }
 
-    pub fn fd(&self) -> std::os::fd::BorrowedFd<'_> {
+    /// The fd to poll for messages; None once the worker closed its end.
+    pub fn fd(&self) -> Option<std::os::fd::BorrowedFd<'_>> {
         use std::os::fd::AsFd;
-        self.stream.as_fd()
+        self.stream.as_ref().map(|s| s.as_fd())
     }
 
-    /// Read whatever is available without blocking.
-    pub fn receive(&mut self) -> Received {
-        let mut closed = false;
+    /// Read whatever is available without blocking. At EOF (or on an error) the
+    /// link is closed: `fd()` is None from then on.
+    pub fn receive(&mut self) -> Vec<Message> {
+        let Some(stream) = self.stream.as_mut() else {
+            return Vec::new();
+        };
         let mut buf = [0u8; 512];
         loop {
-            match self.stream.read(&mut buf) {
+            match stream.read(&mut buf) {
                 Ok(0) => {
-                    closed = true;
+                    self.stream = None;
                     break;
                 }
                 Ok(n) => self.pending.extend_from_slice(&buf[..n]),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                 Err(_) => {
-                    closed = true;
+                    self.stream = None;
                     break;
                 }
             }
         }
-        Received {
-            messages: self.parse(),
-            closed,
-        }
+        self.parse()
     }
 
     fn parse(&mut self) -> Vec<Message> {
@@ -144,9 +144,8 @@ mod tests {
         w.send(&Message::Heartbeat);
         w.send(&Message::BootFailed("no\nway".into()));
         w.send(&Message::Recycle);
-        let r = m.receive();
         assert_eq!(
-            r.messages,
+            m.receive(),
             vec![
                 Message::Ready,
                 Message::Heartbeat,
@@ -154,8 +153,21 @@ mod tests {
                 Message::Recycle
             ]
         );
-        assert!(!r.closed);
+        assert!(m.fd().is_some());
         drop(w);
-        assert!(m.receive().closed);
+        assert_eq!(m.receive(), vec![]);
+        assert!(m.fd().is_none(), "a link at EOF is no longer polled");
+        assert_eq!(m.receive(), vec![]);
+    }
+
+    #[test]
+    fn the_last_messages_before_eof_are_read() {
+        let (a, b) = UnixStream::pair().unwrap();
+        let mut w = WorkerLink::new(a).unwrap();
+        let mut m = MasterLink::new(b).unwrap();
+        w.send(&Message::BootFailed("no app".into()));
+        drop(w);
+        assert_eq!(m.receive(), vec![Message::BootFailed("no app".into())]);
+        assert!(m.fd().is_none());
     }
 }

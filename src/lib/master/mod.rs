@@ -322,8 +322,7 @@ impl Master {
 
     fn read_links(&mut self) {
         for i in 0..self.workers.len() {
-            let received = self.workers[i].link.receive();
-            for message in received.messages {
+            for message in self.workers[i].link.receive() {
                 self.on_message(i, message);
             }
         }
@@ -384,7 +383,7 @@ impl Master {
         };
         let mut w = self.workers.remove(i);
         // A boot-failure line may still sit in the link.
-        for m in w.link.receive().messages {
+        for m in w.link.receive() {
             if let Message::BootFailed(reason) = m {
                 w.boot_failure = Some(reason);
             }
@@ -657,7 +656,8 @@ impl Master {
         let mut master_fds: Vec<_> = self
             .workers
             .iter()
-            .map(|w| spawn::link_fd(&w.link))
+            .filter_map(|w| w.link.fd())
+            .map(|fd| fd.as_raw_fd())
             .collect();
         master_fds.push(self.signals.fd().as_raw_fd());
         let args = spawn::SpawnArgs {
@@ -696,9 +696,14 @@ impl Master {
     fn wait(&mut self) {
         use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
         let mut fds = vec![PollFd::new(self.signals.fd(), PollFlags::POLLIN)];
-        for w in &self.workers {
-            fds.push(PollFd::new(w.link.fd(), PollFlags::POLLIN));
-        }
+        // A closed link (the worker is exiting) is not polled: it would always be
+        // readable. Its exit wakes us through SIGCHLD.
+        fds.extend(
+            self.workers
+                .iter()
+                .filter_map(|w| w.link.fd())
+                .map(|fd| PollFd::new(fd, PollFlags::POLLIN)),
+        );
         // Deadlines are checked at this granularity; it also bounds the delay of a
         // respawn after backoff.
         let _ = poll(&mut fds, PollTimeout::from(250u16));

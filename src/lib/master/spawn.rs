@@ -11,7 +11,7 @@ use crate::sys::{self, Forked};
 use crate::worker::{self, WorkerSpec};
 use nix::sys::signal::Signal;
 use nix::unistd::Pid;
-use std::os::fd::{AsRawFd, RawFd};
+use std::os::fd::RawFd;
 use std::os::unix::net::UnixStream;
 use std::time::Duration;
 
@@ -132,9 +132,4 @@ fn worker_signals() -> std::io::Result<SignalPipe> {
         &[signal_hook::consts::SIGQUIT],
     )?;
     Ok(pipe)
-}
-
-/// The raw fd of a link, for closing in other children.
-pub fn link_fd(link: &MasterLink) -> RawFd {
-    link.fd().as_raw_fd()
 }
