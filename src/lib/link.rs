@@ -18,7 +18,8 @@ pub enum Message {
     Ready,
     /// The I/O loop turned (sent once a second).
     Heartbeat,
-    /// --max-requests reached: please start my replacement, then stop me.
+    /// --max-requests reached, or the app reported a fatal error: please start my
+    /// replacement, then drain me.
     Recycle,
     /// The app could not be loaded or initialized; the worker exits with code 3.
     BootFailed(String),

@@ -47,10 +47,6 @@ impl Sources {
             _ => format!("invalid value '{value}' for '--{setting}': {why}"),
         }
     }
-
-    pub fn source_of(&self, key: &str) -> Option<&Source> {
-        self.by_key.get(key).map(|(s, _)| s)
-    }
 }
 
 fn given_on_command_line(matches: &ArgMatches, ids: &[String]) -> bool {

@@ -1,4 +1,5 @@
-//! Listen specs: "HOST:PORT", "*:PORT", "[V6]:PORT" → socket addresses. Pure.
+//! Listen specs: "HOST:PORT", "*:PORT", "[V6]:PORT" → socket addresses. Pure apart
+//! from resolving host names (through the system's resolver).
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, ToSocketAddrs};
 
 /// Resolve one `--listen` value to the addresses to bind (Waitress semantics:

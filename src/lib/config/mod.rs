@@ -1,7 +1,11 @@
 //! `Config`: the validated, typed settings every layer reads (ripgrep's "high-level
-//! args"). Built once from the command line; names and defaults are Waitress's
-//! (`waitress/adjustments.py`). A bad value is a `ConfigError` whose one line names
-//! the setting and the value; the binary prints it and exits with code 2.
+//! args"). Built from a command line (with `WAITRESSD_<KEY>` variables and a
+//! `--config` file under it, `layers`) or from `waitressd.serve()`'s keywords, at
+//! startup and again on every SIGHUP (`ConfigSource`); names and defaults are
+//! Waitress's (`waitress/adjustments.py`). A bad value is a `ConfigError` whose one
+//! line names the setting and the value; at startup the binary prints it and exits
+//! with code 2, on a reload the master logs it and keeps the running configuration.
+//! Imports no other module of the crate.
 pub mod app_spec;
 pub mod cli;
 pub mod ini;

@@ -1,7 +1,9 @@
 //! A worker: load the app, start its thread pool, run the I/O loop, drain, exit.
 //!
-//! Runs in a worker process (today: the single foreground process; with the
-//! supervisor: a forked child). The app is loaded here and nowhere else.
+//! Runs in a worker process forked by the master (`master::spawn`, the child side of
+//! the fork), or, for `waitressd.serve()` with one worker, in the serving process
+//! itself without a master (`run::serve_in_process`). The app is loaded here and
+//! nowhere else.
 pub mod access_log;
 pub mod event_loop;
 pub mod pool;
@@ -47,11 +49,11 @@ pub struct WorkerSpec {
     pub listeners: Vec<Listener>,
     pub signals: Option<SignalPipe>,
     pub graceful_timeout: Duration,
-    /// The link to the master (None when running without one, e.g. in tests).
+    /// The link to the master (None when serving in process, without one).
     pub link: Option<WorkerLink>,
     /// Ask to be recycled after this many requests (0 = never).
     pub max_requests: u64,
-    /// Exit at once if our parent is no longer this process.
+    /// Stop at once if our parent is no longer this process (the master died).
     pub master_pid: Option<nix::unistd::Pid>,
 }
 
