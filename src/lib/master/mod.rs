@@ -43,6 +43,21 @@ const NOTIFY_MARGIN: Duration = Duration::from_secs(5);
 /// After a heartbeat timeout's SIGABRT, how long before SIGKILL (time to dump core).
 const ABORT_GRACE: Duration = Duration::from_secs(2);
 
+/// The SIGKILL that ends a worker which did not go by itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kill {
+    /// Due at this instant.
+    At(Instant),
+    /// Sent; reaping the worker is all that is left.
+    Sent,
+}
+
+impl Kill {
+    fn is_due(self, now: Instant) -> bool {
+        matches!(self, Kill::At(at) if now > at)
+    }
+}
+
 /// Where a worker is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum WorkerState {
@@ -50,11 +65,12 @@ enum WorkerState {
     Booting,
     /// Serving.
     Ready { since: Instant },
-    /// Told to finish its connections and exit (SIGTERM sent); SIGKILL at `deadline`.
-    Draining { deadline: Instant },
+    /// Told to finish its connections and exit (SIGTERM sent; SIGQUIT for an
+    /// immediate stop), then killed if it has not.
+    Draining { kill: Kill },
     /// Its I/O loop stopped turning: SIGABRT sent (a core dump shows where it hung),
-    /// SIGKILL at `kill_at` if SIGABRT did not end it (a stopped or masked process).
-    Aborting { kill_at: Instant },
+    /// then SIGKILL if SIGABRT did not end it (a stopped or masked process).
+    Aborting { kill: Kill },
 }
 
 impl WorkerState {
@@ -307,7 +323,7 @@ impl Master {
             }
             let _ = kill(w.pid, sig);
             w.state = WorkerState::Draining {
-                deadline: Instant::now() + grace,
+                kill: Kill::At(Instant::now() + grace),
             };
         }
     }
@@ -492,25 +508,21 @@ impl Master {
                     );
                     let _ = kill(w.pid, Signal::SIGABRT);
                     w.state = WorkerState::Aborting {
-                        kill_at: now + ABORT_GRACE,
+                        kill: Kill::At(now + ABORT_GRACE),
                     };
                 }
-                WorkerState::Aborting { kill_at } if now > kill_at => {
+                WorkerState::Aborting { kill: k } if k.is_due(now) => {
                     log::warn!("worker {} survived SIGABRT; sending SIGKILL", w.pid);
                     let _ = kill(w.pid, Signal::SIGKILL);
-                    w.state = WorkerState::Aborting {
-                        kill_at: now + Duration::from_secs(3600),
-                    };
+                    w.state = WorkerState::Aborting { kill: Kill::Sent };
                 }
-                WorkerState::Draining { deadline } if now > deadline => {
+                WorkerState::Draining { kill: k } if k.is_due(now) => {
                     log::warn!(
                         "worker {} still running after the graceful timeout; killing it",
                         w.pid
                     );
                     let _ = kill(w.pid, Signal::SIGKILL);
-                    w.state = WorkerState::Draining {
-                        deadline: now + Duration::from_secs(3600),
-                    };
+                    w.state = WorkerState::Draining { kill: Kill::Sent };
                 }
                 _ => {}
             }
@@ -629,7 +641,7 @@ impl Master {
         log::info!("worker {} (generation {}) draining", w.pid, w.generation);
         let _ = kill(w.pid, Signal::SIGTERM);
         w.state = WorkerState::Draining {
-            deadline: Instant::now() + Duration::from_secs(self.cfg.graceful_timeout_secs),
+            kill: Kill::At(Instant::now() + Duration::from_secs(self.cfg.graceful_timeout_secs)),
         };
     }
 
