@@ -59,12 +59,17 @@ impl Kill {
 }
 
 /// Where a worker is in its life.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 enum WorkerState {
-    /// Forked; loading the app.
-    Booting,
+    /// Forked; loading the app. Killed at the boot timeout. `failure`: why it cannot
+    /// boot, as it told us (or as the boot timeout found).
+    Booting { kill: Kill, failure: Option<String> },
     /// Serving.
     Ready { since: Instant },
+    /// Serving, but it asked to be replaced (--max-requests, a fatal app error): it
+    /// no longer counts toward the target, and drains once a replacement is ready.
+    /// `since`: when it became ready.
+    Retiring { since: Instant },
     /// Told to finish its connections and exit (SIGTERM sent; SIGQUIT for an
     /// immediate stop), then killed if it has not.
     Draining { kill: Kill },
@@ -74,11 +79,19 @@ enum WorkerState {
 }
 
 impl WorkerState {
-    /// Leaving for good: no longer counted as serving, so its slot is refilled.
-    fn is_leaving(self) -> bool {
+    /// Leaving for good: told to go, so its slot is refilled.
+    fn is_leaving(&self) -> bool {
         matches!(
             self,
             WorkerState::Draining { .. } | WorkerState::Aborting { .. }
+        )
+    }
+
+    /// Counted toward the target: booting or serving, not asked to be replaced.
+    fn is_active(&self) -> bool {
+        matches!(
+            self,
+            WorkerState::Booting { .. } | WorkerState::Ready { .. }
         )
     }
 }
@@ -91,10 +104,6 @@ struct Worker {
     link: MasterLink,
     spawned: Instant,
     last_heartbeat: Instant,
-    /// Reached --max-requests: replace it, then drain it.
-    retiring: bool,
-    /// Why it could not boot, as it told us.
-    boot_failure: Option<String>,
 }
 
 /// The master's phase.
@@ -350,7 +359,7 @@ impl Master {
         w.last_heartbeat = now;
         match message {
             Message::Ready => {
-                if w.state == WorkerState::Booting {
+                if let WorkerState::Booting { .. } = w.state {
                     w.state = WorkerState::Ready { since: now };
                     log::info!(
                         "worker {} ready (generation {}, slot {}) in {} ms",
@@ -363,15 +372,21 @@ impl Master {
             }
             Message::Heartbeat => {}
             Message::Recycle => {
-                if !w.retiring {
+                // Only a serving worker can ask; one already leaving is being
+                // replaced anyway.
+                if let WorkerState::Ready { since } = w.state {
                     log::info!(
                         "worker {} asked to be recycled (max-requests or a fatal app error); replacing it",
                         w.pid
                     );
-                    w.retiring = true;
+                    w.state = WorkerState::Retiring { since };
                 }
             }
-            Message::BootFailed(reason) => w.boot_failure = Some(reason),
+            Message::BootFailed(reason) => {
+                if let WorkerState::Booting { failure, .. } = &mut w.state {
+                    *failure = Some(reason);
+                }
+            }
         }
     }
 
@@ -400,20 +415,22 @@ impl Master {
         let mut w = self.workers.remove(i);
         // A boot-failure line may still sit in the link.
         for m in w.link.receive() {
-            if let Message::BootFailed(reason) = m {
-                w.boot_failure = Some(reason);
+            if let (Message::BootFailed(reason), WorkerState::Booting { failure, .. }) =
+                (m, &mut w.state)
+            {
+                *failure = Some(reason);
             }
         }
         match w.state {
             WorkerState::Draining { .. } => {
                 log::info!("worker {} exited ({how})", w.pid);
             }
-            WorkerState::Booting => {
-                let reason = w
-                    .boot_failure
+            WorkerState::Booting { ref failure, .. } => {
+                let told = failure.is_some();
+                let reason = failure
                     .clone()
                     .unwrap_or_else(|| format!("worker {} died while booting ({how})", w.pid));
-                self.on_boot_failure(&w, reason, code);
+                self.on_boot_failure(&w, reason, told, code);
             }
             WorkerState::Aborting { .. } => {
                 log::warn!(
@@ -423,7 +440,7 @@ impl Master {
                 );
                 self.crashed();
             }
-            WorkerState::Ready { since } => {
+            WorkerState::Ready { since } | WorkerState::Retiring { since } => {
                 log::warn!(
                     "worker {} (generation {}) died ({how}); respawning",
                     w.pid,
@@ -437,17 +454,17 @@ impl Master {
         }
     }
 
-    fn on_boot_failure(&mut self, w: &Worker, reason: String, code: Option<i32>) {
+    /// `told`: the worker (or its boot timeout) said why, rather than just dying.
+    fn on_boot_failure(&mut self, w: &Worker, reason: String, told: bool, code: Option<i32>) {
         match self.phase {
             Phase::Booting => {
                 log::error!("{reason}");
                 log::info!("the first generation cannot boot; stopping");
-                self.exit_code =
-                    if code == Some(exit::Code::AppBoot.as_i32()) || w.boot_failure.is_some() {
-                        exit::Code::AppBoot
-                    } else {
-                        exit::Code::Failure
-                    };
+                self.exit_code = if code == Some(exit::Code::AppBoot.as_i32()) || told {
+                    exit::Code::AppBoot
+                } else {
+                    exit::Code::Failure
+                };
                 self.stop(true);
             }
             Phase::Reloading { .. } if w.generation == self.generation => {
@@ -480,24 +497,26 @@ impl Master {
 
     fn check_deadlines(&mut self) {
         let now = Instant::now();
-        let boot = Duration::from_secs(self.cfg.boot_timeout_secs);
         let heartbeat = Duration::from_secs(self.cfg.timeout_secs);
         for w in &mut self.workers {
-            match w.state {
-                WorkerState::Booting if now.duration_since(w.spawned) > boot => {
+            match &mut w.state {
+                WorkerState::Booting { kill: k, failure } if k.is_due(now) => {
+                    let boot = match *k {
+                        Kill::At(at) => at.duration_since(w.spawned).as_secs(),
+                        Kill::Sent => 0,
+                    };
                     log::error!(
-                        "worker {} did not become ready within --boot-timeout {}s; killing it",
+                        "worker {} did not become ready within --boot-timeout {boot}s; killing it",
                         w.pid,
-                        boot.as_secs()
                     );
-                    w.boot_failure = Some(format!(
-                        "worker {} did not become ready within {}s",
+                    *failure = Some(format!(
+                        "worker {} did not become ready within {boot}s",
                         w.pid,
-                        boot.as_secs()
                     ));
                     let _ = kill(w.pid, Signal::SIGKILL);
+                    *k = Kill::Sent;
                 }
-                WorkerState::Ready { .. }
+                WorkerState::Ready { .. } | WorkerState::Retiring { .. }
                     if !heartbeat.is_zero() && now.duration_since(w.last_heartbeat) > heartbeat =>
                 {
                     log::error!(
@@ -514,7 +533,7 @@ impl Master {
                 WorkerState::Aborting { kill: k } if k.is_due(now) => {
                     log::warn!("worker {} survived SIGABRT; sending SIGKILL", w.pid);
                     let _ = kill(w.pid, Signal::SIGKILL);
-                    w.state = WorkerState::Aborting { kill: Kill::Sent };
+                    *k = Kill::Sent;
                 }
                 WorkerState::Draining { kill: k } if k.is_due(now) => {
                     log::warn!(
@@ -522,7 +541,7 @@ impl Master {
                         w.pid
                     );
                     let _ = kill(w.pid, Signal::SIGKILL);
-                    w.state = WorkerState::Draining { kill: Kill::Sent };
+                    *k = Kill::Sent;
                 }
                 _ => {}
             }
@@ -545,7 +564,7 @@ impl Master {
         let active: Vec<usize> = (0..self.workers.len())
             .filter(|&i| {
                 let w = &self.workers[i];
-                w.generation == gen && !w.retiring && !w.state.is_leaving()
+                w.generation == gen && w.state.is_active()
             })
             .collect();
         // Too few: spawn (after any crash backoff). During a reload with
@@ -555,7 +574,7 @@ impl Master {
             if let (Phase::Reloading { .. }, Some(surge)) = (self.phase, self.reload_surge()) {
                 let booting = active
                     .iter()
-                    .filter(|&&i| self.workers[i].state == WorkerState::Booting)
+                    .filter(|&&i| matches!(self.workers[i].state, WorkerState::Booting { .. }))
                     .count();
                 wanted = wanted.min(surge.saturating_sub(booting));
             }
@@ -585,7 +604,7 @@ impl Master {
         // Everything of another generation, and every retiring worker, now drains.
         for i in 0..self.workers.len() {
             let w = &self.workers[i];
-            let stale = w.generation != gen || w.retiring;
+            let stale = w.generation != gen || matches!(w.state, WorkerState::Retiring { .. });
             if stale && !w.state.is_leaving() {
                 self.drain(i);
             }
@@ -684,16 +703,18 @@ impl Master {
             Ok((pid, link)) => {
                 log::info!("spawned worker {pid} (generation {gen}, slot {index})");
                 let now = Instant::now();
+                let boot = Duration::from_secs(self.cfg.boot_timeout_secs);
                 self.workers.push(Worker {
                     pid,
                     index,
                     generation: gen,
-                    state: WorkerState::Booting,
+                    state: WorkerState::Booting {
+                        kill: Kill::At(now + boot),
+                        failure: None,
+                    },
                     link,
                     spawned: now,
                     last_heartbeat: now,
-                    retiring: false,
-                    boot_failure: None,
                 });
             }
             Err(e) => {
