@@ -107,36 +107,50 @@ struct Worker {
 }
 
 /// The master's phase.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug)]
 enum Phase {
     /// The first generation is starting; a boot failure stops the server.
     Booting,
     Running,
-    /// Generation `generation` is starting next to `previous`.
+    /// Generation `Master::generation` is starting next to generation `previous`,
+    /// whose configuration is kept until the reload completes, to go back to if it
+    /// is aborted.
     Reloading {
         previous: u64,
+        previous_cfg: Box<Config>,
         started: Instant,
     },
-    /// Shutting down; SIGKILL whatever is left at `deadline`.
-    Stopping {
-        deadline: Instant,
-        immediate: bool,
-    },
+    /// Shutting down: every worker was told to drain (or to stop now) and has its
+    /// own SIGKILL deadline; the master exits once none is left.
+    Stopping(Stop),
+}
+
+/// How the master is stopping.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stop {
+    /// TERM or INT: workers drain within --graceful-timeout.
+    Graceful,
+    /// QUIT, a second TERM/INT, or a first generation that cannot boot: workers
+    /// stop now and are killed after QUIT_GRACE.
+    Immediate,
 }
 
 pub struct Master {
     cfg: Config,
-    /// The previous config, kept while a reload may still be abandoned.
-    previous_cfg: Option<Config>,
     /// Where the configuration comes from (read again on HUP).
     source: ConfigSource,
     listeners: Vec<Listener>,
     signals: MasterSignals,
     notifier: Notifier,
     workers: Vec<Worker>,
+    /// The generation new workers are spawned as (during a reload, the new one).
     generation: u64,
+    /// How many workers of `generation` are wanted (--workers, changed by TTIN/TTOU).
     target: usize,
     phase: Phase,
+    /// A HUP arrived while booting or reloading (coalesced: any number of them is
+    /// one reload); it starts once the phase is Running again. Not a phase of its
+    /// own: it is a request queued beside whichever phase is current.
     reload_pending: bool,
     crashes: u32,
     next_spawn: Instant,
@@ -156,7 +170,6 @@ impl Master {
         let next_watchdog = notifier.watchdog_interval().map(|_| Instant::now());
         Master {
             cfg,
-            previous_cfg: None,
             source,
             listeners,
             signals,
@@ -218,21 +231,19 @@ impl Master {
                 Phase::Running => self.start_reload(),
             },
             Signal::SIGTERM | Signal::SIGINT => match self.phase {
-                Phase::Stopping {
-                    immediate: false, ..
-                } => {
+                Phase::Stopping(Stop::Graceful) => {
                     log::info!("second {sig}: stopping now");
-                    self.stop(true);
+                    self.stop(Stop::Immediate);
                 }
-                Phase::Stopping { .. } => {}
+                Phase::Stopping(Stop::Immediate) => {}
                 _ => {
                     log::info!("{sig}: graceful shutdown");
-                    self.stop(false);
+                    self.stop(Stop::Graceful);
                 }
             },
             Signal::SIGQUIT => {
                 log::info!("SIGQUIT: stopping now");
-                self.stop(true);
+                self.stop(Stop::Immediate);
             }
             Signal::SIGTTIN => {
                 self.target += 1;
@@ -279,10 +290,11 @@ impl Master {
             self.generation + 1,
             cfg.app.describe()
         );
-        self.previous_cfg = Some(std::mem::replace(&mut self.cfg, cfg));
+        let previous_cfg = Box::new(std::mem::replace(&mut self.cfg, cfg));
         self.target = self.cfg.workers;
         self.phase = Phase::Reloading {
             previous: self.generation,
+            previous_cfg,
             started: Instant::now(),
         };
         self.generation += 1;
@@ -290,17 +302,27 @@ impl Master {
 
     /// A new-generation worker failed to boot: keep the old generation.
     fn abort_reload(&mut self, why: &str) {
-        let Phase::Reloading { previous, .. } = self.phase else {
+        debug_assert!(
+            matches!(self.phase, Phase::Reloading { .. }),
+            "abort_reload() called while {:?}",
+            self.phase
+        );
+        if !matches!(self.phase, Phase::Reloading { .. }) {
             return;
+        }
+        let Phase::Reloading {
+            previous,
+            previous_cfg,
+            ..
+        } = std::mem::replace(&mut self.phase, Phase::Running)
+        else {
+            unreachable!("checked above");
         };
         log::error!("reload aborted: {why}; generation {previous} keeps serving");
-        if let Some(cfg) = self.previous_cfg.take() {
-            self.cfg = cfg;
-            self.target = self.cfg.workers;
-        }
+        self.cfg = *previous_cfg;
+        self.target = self.cfg.workers;
         let failed = self.generation;
         self.generation = previous;
-        self.phase = Phase::Running;
         for i in 0..self.workers.len() {
             if self.workers[i].generation == failed {
                 self.drain(i);
@@ -310,22 +332,16 @@ impl Master {
             .ready("reload aborted; previous generation serving");
     }
 
-    fn stop(&mut self, immediate: bool) {
-        let grace = if immediate {
-            QUIT_GRACE
-        } else {
-            Duration::from_secs(self.cfg.graceful_timeout_secs)
+    fn stop(&mut self, how: Stop) {
+        let (grace, sig) = match how {
+            Stop::Immediate => (QUIT_GRACE, Signal::SIGQUIT),
+            Stop::Graceful => (
+                Duration::from_secs(self.cfg.graceful_timeout_secs),
+                Signal::SIGTERM,
+            ),
         };
         self.notifier.stopping(grace + NOTIFY_MARGIN);
-        self.phase = Phase::Stopping {
-            deadline: Instant::now() + grace,
-            immediate,
-        };
-        let sig = if immediate {
-            Signal::SIGQUIT
-        } else {
-            Signal::SIGTERM
-        };
+        self.phase = Phase::Stopping(how);
         for w in &mut self.workers {
             if let WorkerState::Aborting { .. } = w.state {
                 continue; // already on its way out, with its own SIGKILL deadline
@@ -465,7 +481,7 @@ impl Master {
                 } else {
                     exit::Code::Failure
                 };
-                self.stop(true);
+                self.stop(Stop::Immediate);
             }
             Phase::Reloading { .. } if w.generation == self.generation => {
                 self.abort_reload(&reason);
@@ -571,7 +587,7 @@ impl Master {
         // --reload-surge N, at most N new workers boot at a time.
         if active.len() < self.target && Instant::now() >= self.next_spawn {
             let mut wanted = self.target - active.len();
-            if let (Phase::Reloading { .. }, Some(surge)) = (self.phase, self.reload_surge()) {
+            if let (Phase::Reloading { .. }, Some(surge)) = (&self.phase, self.reload_surge()) {
                 let booting = active
                     .iter()
                     .filter(|&&i| matches!(self.workers[i].state, WorkerState::Booting { .. }))
@@ -595,7 +611,7 @@ impl Master {
             .iter()
             .filter(|&&i| matches!(self.workers[i].state, WorkerState::Ready { .. }))
             .count();
-        if let (Phase::Reloading { .. }, Some(_)) = (self.phase, self.reload_surge()) {
+        if let (Phase::Reloading { .. }, Some(_)) = (&self.phase, self.reload_surge()) {
             self.replace_old_workers(ready);
         }
         if ready < self.target.min(active.len()) {
@@ -616,8 +632,7 @@ impl Master {
                 self.notifier.ready(&format!("{ready} worker(s) ready"));
             }
             Phase::Reloading { started, .. } => {
-                self.phase = Phase::Running;
-                self.previous_cfg = None;
+                self.phase = Phase::Running; // the previous config goes with it
                 log::info!(
                     "reload complete: generation {gen} serving ({} ms)",
                     started.elapsed().as_millis()
@@ -627,7 +642,7 @@ impl Master {
             }
             _ => {}
         }
-        if self.reload_pending && self.phase == Phase::Running {
+        if self.reload_pending && matches!(self.phase, Phase::Running) {
             self.start_reload();
         }
     }
