@@ -6,6 +6,7 @@
 #
 #   scripts/bench.sh [SECONDS=8] [RUNS=3]
 #   IDLE=N scripts/bench.sh ...   (N idle keep-alive connections beside the `idle` case)
+#   SERVERS="waitressd-1w nginx-2w" CASES="ka close" scripts/bench.sh ...   (a subset)
 #
 # Servers (each once, on its own free port on 127.0.0.1, kept up across all runs):
 #   waitressd-1w  waitressd --workers 1 --threads 2 --log-level warn <bench.so>
@@ -102,6 +103,16 @@ export WAITRESSD_BENCH_FILE="$big_file"
 servers=(waitressd-1w waitressd-2w nginx-2w hyper-2t)
 cases=(ka close big file)
 [ "$idle_n" -eq 0 ] || cases=(ka idle close big file)
+# SERVERS="..." / CASES="..." measure a subset (for quick comparisons while working).
+if [ -n "${SERVERS:-}" ]; then read -r -a servers <<<"$SERVERS"; fi
+if [ -n "${CASES:-}" ]; then read -r -a cases <<<"$CASES"; fi
+for s in "${servers[@]}"; do
+  case "$s" in waitressd-1w|waitressd-2w|nginx-2w|hyper-2t) ;; *) echo "bench: unknown server '$s'" >&2; exit 2 ;; esac
+done
+for c in "${cases[@]}"; do
+  case "$c" in ka|close|big|file) ;; idle) [ "$idle_n" -gt 0 ] || { echo "bench: the idle case needs IDLE=N" >&2; exit 2; } ;;
+    *) echo "bench: unknown case '$c'" >&2; exit 2 ;; esac
+done
 serves() { # SERVER CASE: does SERVER have CASE's route?
   [ "$1" != hyper-2t ] || [ "$2" != file ]
 }

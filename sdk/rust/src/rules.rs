@@ -45,40 +45,66 @@ impl fmt::Display for StartError {
 impl std::error::Error for StartError {}
 
 /// A status line and header list that `start()` accepted, as the server sends them.
+///
+/// Held as one buffer (`text`: the reason phrase, then each field's name and value
+/// back to back) and the fields' positions in it: two allocations whatever the
+/// number of headers, where a list of owned pairs would take two per header.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ValidStart {
     pub status: u16,
-    /// The app's reason phrase (bytes as given: latin-1 for WSGI bridges), or the
-    /// standard one when the app gave none.
-    pub reason: Vec<u8>,
-    /// Names in Capitalized-Dash-Form (as Waitress sends them), values trimmed of
-    /// surrounding spaces and tabs, an identical duplicate Content-Length kept once.
-    pub headers: Vec<(String, Vec<u8>)>,
+    text: Vec<u8>,
+    reason_end: usize,
+    /// Per field, where its name starts, where its value starts (the name's end)
+    /// and where the value ends, in `text`.
+    fields: Vec<[usize; 3]>,
     /// The app's Content-Length, if it set one.
     pub content_length: Option<u64>,
 }
 
 impl ValidStart {
+    /// The app's reason phrase (bytes as given: latin-1 for WSGI bridges), or the
+    /// standard one when the app gave none.
+    pub fn reason(&self) -> &[u8] {
+        &self.text[..self.reason_end]
+    }
+
+    /// The fields in the app's order: names in Capitalized-Dash-Form (as Waitress
+    /// sends them; ASCII, being tokens), values trimmed of surrounding spaces and
+    /// tabs, an identical duplicate Content-Length kept once.
+    pub fn headers(&self) -> impl ExactSizeIterator<Item = (&[u8], &[u8])> + '_ {
+        self.fields
+            .iter()
+            .map(|&[name, value, end]| (&self.text[name..value], &self.text[value..end]))
+    }
+
     /// Whether a header of this name (compared case-insensitively) is present.
     pub fn has_header(&self, name: &str) -> bool {
-        self.headers
-            .iter()
-            .any(|(n, _)| n.eq_ignore_ascii_case(name))
+        self.headers()
+            .any(|(n, _)| n.eq_ignore_ascii_case(name.as_bytes()))
     }
 
     /// Drop the app's Content-Length (the server derives a truer one).
     pub fn remove_content_length(&mut self) {
-        self.headers
-            .retain(|(n, _)| !n.eq_ignore_ascii_case("content-length"));
+        let text = &self.text;
+        self.fields
+            .retain(|&[name, value, _]| !text[name..value].eq_ignore_ascii_case(b"content-length"));
         self.content_length = None;
     }
 
     /// Declare the body's length, replacing any the app gave.
     pub fn set_content_length(&mut self, len: u64) {
         self.remove_content_length();
-        self.headers
-            .push(("Content-Length".to_string(), len.to_string().into_bytes()));
+        self.push_field(b"Content-Length", len.to_string().as_bytes());
         self.content_length = Some(len);
+    }
+
+    /// Append a field whose name is already in Capitalized-Dash-Form.
+    fn push_field(&mut self, name: &[u8], value: &[u8]) {
+        let start = self.text.len();
+        self.text.extend_from_slice(name);
+        let value_start = self.text.len();
+        self.text.extend_from_slice(value);
+        self.fields.push([start, value_start, self.text.len()]);
     }
 }
 
@@ -97,12 +123,23 @@ pub fn validate_start(
         ));
     }
     let reason = if reason.is_empty() {
-        reason_phrase(status).as_bytes().to_vec()
+        reason_phrase(status).as_bytes()
     } else {
-        reason.to_vec()
+        reason
     };
-    let mut out = Vec::with_capacity(headers.len());
-    let mut content_length = None;
+    let size = reason.len()
+        + headers
+            .iter()
+            .map(|(n, v)| n.len() + v.len())
+            .sum::<usize>();
+    let mut valid = ValidStart {
+        status,
+        text: Vec::with_capacity(size),
+        reason_end: reason.len(),
+        fields: Vec::with_capacity(headers.len()),
+        content_length: None,
+    };
+    valid.text.extend_from_slice(reason);
     for &(name, value) in headers {
         if name.is_empty() || !name.iter().all(|&b| is_token_byte(b)) {
             return Err(StartError::Syntax(format!(
@@ -116,31 +153,29 @@ pub fn validate_start(
                 String::from_utf8_lossy(name)
             )));
         }
-        let name = capitalize(name);
         if HOP_BY_HOP_HEADERS
             .iter()
-            .any(|h| h.eq_ignore_ascii_case(&name))
+            .any(|h| h.as_bytes().eq_ignore_ascii_case(name))
         {
-            return Err(StartError::HopByHop(name));
+            return Err(StartError::HopByHop(capitalize(name)));
         }
         let value = trim_ows(value);
-        if name.eq_ignore_ascii_case("content-length") {
-            let text = String::from_utf8_lossy(value).into_owned();
-            let n = parse_digits(value).ok_or_else(|| StartError::ContentLength(text.clone()))?;
-            match content_length {
-                Some(cl) if cl != n => return Err(StartError::ContentLength(text)),
+        if name.eq_ignore_ascii_case(b"content-length") {
+            let text = || String::from_utf8_lossy(value).into_owned();
+            let n = parse_digits(value).ok_or_else(|| StartError::ContentLength(text()))?;
+            match valid.content_length {
+                Some(cl) if cl != n => return Err(StartError::ContentLength(text())),
                 Some(_) => continue, // an identical duplicate: keep one
-                None => content_length = Some(n),
+                None => valid.content_length = Some(n),
             }
         }
-        out.push((name, value.to_vec()));
+        let start = valid.text.len();
+        capitalize_into(name, &mut valid.text);
+        let value_start = valid.text.len();
+        valid.text.extend_from_slice(value);
+        valid.fields.push([start, value_start, valid.text.len()]);
     }
-    Ok(ValidStart {
-        status,
-        reason,
-        headers: out,
-        content_length,
-    })
+    Ok(valid)
 }
 
 /// A file region that is the whole body (`send_file` with WD_FILE_LAST while the
@@ -186,18 +221,23 @@ fn is_forbidden_in_value(b: &u8) -> bool {
 
 /// "content-type" → "Content-Type" (Waitress capitalizes each dash-separated part).
 pub fn capitalize(name: &[u8]) -> String {
-    let mut out = String::with_capacity(name.len());
+    let mut out = Vec::with_capacity(name.len());
+    capitalize_into(name, &mut out);
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// `capitalize`, appended to `out`.
+pub fn capitalize_into(name: &[u8], out: &mut Vec<u8>) {
     let mut upper = true;
-    for &b in name {
-        let c = b as char;
-        out.push(if upper {
-            c.to_ascii_uppercase()
+    out.extend(name.iter().map(|&b| {
+        let c = if upper {
+            b.to_ascii_uppercase()
         } else {
-            c.to_ascii_lowercase()
-        });
+            b.to_ascii_lowercase()
+        };
         upper = b == b'-';
-    }
-    out
+        c
+    }));
 }
 
 /// All ASCII digits, and no more than fit in a u64.
@@ -332,17 +372,20 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(
-            v.headers,
-            vec![
-                ("Content-Length".to_string(), b"2".to_vec()),
-                ("X-One-Two".to_string(), b"v".to_vec())
-            ]
+            v.headers().collect::<Vec<_>>(),
+            vec![(&b"Content-Length"[..], &b"2"[..]), (b"X-One-Two", b"v")]
         );
         assert_eq!(v.content_length, Some(2));
-        assert_eq!(v.reason, b"OK");
+        assert_eq!(v.reason(), b"OK");
         assert_eq!(
-            validate_start(200, b"Fine \xe9", &[]).unwrap().reason,
+            validate_start(200, b"Fine \xe9", &[]).unwrap().reason(),
             b"Fine \xe9"
+        );
+        let mut v = v;
+        v.set_content_length(7);
+        assert_eq!(
+            v.headers().collect::<Vec<_>>(),
+            vec![(&b"X-One-Two"[..], &b"v"[..]), (b"Content-Length", b"7")]
         );
     }
 

@@ -239,16 +239,16 @@ impl Exchange {
         if let Some(mut staged) = self.staged.take() {
             if staged.content_length.is_none() {
                 if let Some(n) = derived {
-                    staged
-                        .headers
-                        .push(("Content-Length".into(), n.to_string().into_bytes()));
-                    staged.content_length = Some(n);
+                    staged.set_content_length(n);
                 }
             }
             self.declared_length = staged.content_length;
             self.response.status = staged.status;
-            self.response.reason = String::from_utf8_lossy(&staged.reason).into_owned();
-            self.response.headers = staged.headers;
+            self.response.reason = String::from_utf8_lossy(staged.reason()).into_owned();
+            self.response.headers = staged
+                .headers()
+                .map(|(n, v)| (String::from_utf8_lossy(n).into_owned(), v.to_vec()))
+                .collect();
             self.response.committed = true;
         }
     }

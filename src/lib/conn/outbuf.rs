@@ -174,25 +174,27 @@ impl OutBuf {
     fn write_directly(&self, s: &mut Shared) {
         let Some(direct) = &self.direct else { return };
         loop {
-            let mut slices: Vec<IoSlice<'_>> = Vec::with_capacity(4);
+            // On the stack: this runs for every response an app thread writes.
+            let mut slices = [IoSlice::new(&[]); MAX_IOV];
+            let mut n = 0;
             for seg in s.segments.iter() {
                 match seg {
-                    Segment::Memory { data, pos } if slices.len() < MAX_IOV => {
-                        slices.push(IoSlice::new(&data[*pos..]));
+                    Segment::Memory { data, pos } if n < MAX_IOV => {
+                        slices[n] = IoSlice::new(&data[*pos..]);
+                        n += 1;
                     }
                     _ => break,
                 }
             }
-            if slices.is_empty() {
+            if n == 0 {
                 return;
             }
-            let written = match direct.write_now(&slices) {
+            let written = match direct.write_now(&slices[..n]) {
                 Ok(0) => return,
                 Ok(n) => n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(_) => return,
             };
-            drop(slices);
             s.queued -= written as u64;
             s.queued_memory -= written as u64;
             let mut left = written;

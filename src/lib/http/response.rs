@@ -87,9 +87,9 @@ pub fn encode_head(
     // same-named fields keep their order (RFC 9110 §5.3).
     let mut digits = [0u8; 20];
     let mut fields = Fields::default();
-    for (name, value) in &staged.headers {
-        if has_body || !name.eq_ignore_ascii_case("content-length") {
-            fields.push(name.as_bytes(), value);
+    for (name, value) in staged.headers() {
+        if has_body || !name.eq_ignore_ascii_case(b"content-length") {
+            fields.push(name, value);
         }
     }
     if has_body && staged.content_length.is_none() {
@@ -121,7 +121,7 @@ pub fn encode_head(
     let version = exchange.version.as_str().as_bytes();
     let size = version.len()
         + 5
-        + staged.reason.len()
+        + staged.reason().len()
         + 2
         + fields
             .iter()
@@ -134,7 +134,7 @@ pub fn encode_head(
     let mut status_digits = [0u8; 20];
     bytes.extend_from_slice(decimal(u64::from(staged.status), &mut status_digits));
     bytes.push(b' ');
-    bytes.extend_from_slice(&staged.reason);
+    bytes.extend_from_slice(staged.reason());
     bytes.extend_from_slice(b"\r\n");
     for (name, value) in fields {
         bytes.extend_from_slice(name);

@@ -75,11 +75,14 @@ impl EventLoop<'_> {
             self.conns.len() - 1
         });
         let token = Token(FIRST_CONN + index);
-        if let Err(e) = self.poll.registry().register(
-            stream.source(),
-            token,
-            Interest::READABLE | Interest::WRITABLE,
-        ) {
+        // Reads only: write readiness is watched once a write has filled the socket
+        // (`Connection::writes_watched`), so a fresh socket's "writable" does not
+        // cost a wake-up of its own.
+        if let Err(e) = self
+            .poll
+            .registry()
+            .register(stream.source(), token, Interest::READABLE)
+        {
             log::error!("cannot register a connection: {e}");
             self.free.push(index);
             return;
@@ -96,8 +99,12 @@ impl EventLoop<'_> {
             conn: Conn::new(self.conn_settings.clone()),
             peer,
             life: Life::Open,
-            readable: true,
+            // Bytes that arrived before the registration are reported by the next
+            // poll (epoll reports what is ready when a socket is added), so there is
+            // no read to try now.
+            readable: false,
             writable: true,
+            writes_watched: false,
             read_closed: false,
             last_activity: Instant::now(),
             head_since: None,
@@ -105,6 +112,5 @@ impl EventLoop<'_> {
             pace: Pace::Fresh,
         });
         self.open += 1;
-        self.drive(index);
     }
 }

@@ -11,6 +11,7 @@ use crate::conn::CompleteRequest;
 use crate::conn::{CloseKind, Conn, Step};
 use crate::worker::access_log::{AccessLog, Record};
 use crate::worker::task::{Peer, Task};
+use mio::{Interest, Token};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -44,6 +45,9 @@ pub(super) struct Connection {
     pub(super) life: Life,
     pub(super) readable: bool,
     pub(super) writable: bool,
+    /// Whether the socket is registered for write readiness too: from the first
+    /// write that found it full, for the rest of the connection.
+    pub(super) writes_watched: bool,
     /// The kernel said the client closed its side (or the socket failed): read to
     /// the end, a short read does not mean drained (see `read_input`).
     pub(super) read_closed: bool,
@@ -238,6 +242,20 @@ impl EventLoop<'_> {
             }
             Ok(false) => {
                 c.writable = false;
+                if !c.writes_watched {
+                    c.writes_watched = true;
+                    // Re-registering reports the socket at once if it drained
+                    // meanwhile: no wake-up is lost.
+                    let token = Token(FIRST_CONN + index);
+                    let interest = Interest::READABLE | Interest::WRITABLE;
+                    if let Err(e) =
+                        self.poll
+                            .registry()
+                            .reregister(c.stream.source(), token, interest)
+                    {
+                        self.socket_failed(index, "register", &e);
+                    }
+                }
                 Next::Done
             }
             Err(e) => {
@@ -319,7 +337,10 @@ impl EventLoop<'_> {
         let Some(mut c) = self.conns.get_mut(index).and_then(Option::take) else {
             return;
         };
-        let _ = self.poll.registry().deregister(c.stream.source());
+        // No deregister: closing the socket (dropping the stream) removes it from
+        // the epoll set, and the extra epoll_ctl would cost a syscall per connection.
+        // App threads that write to it directly check the disconnect first, under
+        // the output's lock (`OutBuf`).
         c.conn.disconnect();
         drop(c);
         log::debug!("channel {index} closed");

@@ -235,6 +235,9 @@ impl<'p> EventLoop<'p> {
             if let Some(at) = self.pool.spread(Instant::now()) {
                 timeout = timeout.min(at.saturating_duration_since(Instant::now()));
             }
+            if !self.wake.park() {
+                timeout = Duration::ZERO;
+            }
             if let Err(e) = self.poll.poll(&mut events, Some(timeout)) {
                 if e.kind() == io::ErrorKind::Interrupted {
                     continue;
