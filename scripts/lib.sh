@@ -55,3 +55,14 @@ report_log_errors() {
     grep -iE "$pat" "$log" | sort | uniq -c | sort -rn | head -5 | sed 's/^/    /'
   fi
 }
+
+# pick_python NAME: a CPython >= 3.10 with venv for a script's peer venv (pyenv's
+# 3.11 first, then python3.11, then python3); NAME prefixes the error.
+pick_python() {
+  local c
+  for c in "${PYENV_ROOT:-$HOME/.pyenv}"/versions/3.11.*/bin/python3 "$(command -v python3.11 || true)" "$(command -v python3 || true)"; do
+    [ -n "$c" ] && [ -x "$c" ] && "$c" -c 'import sys, venv; sys.exit(sys.version_info < (3, 10))' 2>/dev/null && { echo "$c"; return; }
+  done
+  echo "$1: no python3 (>= 3.10) found" >&2
+  return 1
+}

@@ -96,17 +96,9 @@ out="$root/target/trickle"
 mkdir -p "$out"
 
 # --- setup ------------------------------------------------------------------------
-pick_python() {
-  local c
-  for c in "${PYENV_ROOT:-$HOME/.pyenv}"/versions/3.11.*/bin/python3 "$(command -v python3.11 || true)" "$(command -v python3 || true)"; do
-    [ -n "$c" ] && [ -x "$c" ] && "$c" -c 'import sys, venv; sys.exit(sys.version_info < (3, 10))' 2>/dev/null && { echo "$c"; return; }
-  done
-  echo "trickle: no python3 (>= 3.10) found" >&2
-  return 1
-}
 venv="$root/target/trickle-venv"
 if [ ! -x "$venv/bin/python" ]; then
-  base_py="$(pick_python)"
+  base_py="$(pick_python trickle)"
   echo "trickle: creating $venv with $base_py" >&2
   "$base_py" -m venv "$venv"
 fi
