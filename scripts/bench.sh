@@ -11,6 +11,9 @@
 # Servers (each once, on its own free port on 127.0.0.1, kept up across all runs):
 #   waitressd-1w  waitressd --workers 1 --threads 2 --log-level warn <bench.so>
 #   waitressd-2w  waitressd --workers 2 --threads 2 --log-level warn <bench.so>
+#   waitressd-1w-aff, waitressd-2w-aff
+#                 the same with --cpu-affinity auto: each worker, all its threads, bound
+#                 to one CPU (nginx's worker_cpu_affinity; waitressd's default is off)
 #   nginx-2w      Debian's nginx (apt-get installs nginx-light, else nginx, when it is
 #                 missing), `nginx -p DIR -c DIR/nginx.conf -g 'daemon off;'` with a
 #                 generated config: worker_processes 2, access_log off, keepalive
@@ -73,7 +76,7 @@
 # `scripts/example-app bench`. wrk output, server logs, results.tsv and nginx's
 # directory are kept in $root/target/bench/.
 #
-# Bounded: up to 4 servers x 4 cases (hyper skips one) x RUNS x (SECONDS + 1 s
+# Bounded: up to 6 servers x 5 cases (hyper skips one) x RUNS x (SECONDS + 1 s
 # warm-up + overhead); the estimate is printed at the start. Only 127.0.0.1 is ever
 # contacted. Every process it starts is stopped by its PID (SIGTERM to each master,
 # then SIGKILL to whatever of that server's processes are still there 10 s later).
@@ -100,14 +103,14 @@ mkdir -p "$out"
 big_file="$out/big-1MiB.bin"
 export WAITRESSD_BENCH_FILE="$big_file"
 
-servers=(waitressd-1w waitressd-2w nginx-2w hyper-2t)
+servers=(waitressd-1w waitressd-2w waitressd-1w-aff waitressd-2w-aff nginx-2w hyper-2t)
 cases=(ka close big file)
 [ "$idle_n" -eq 0 ] || cases=(ka idle close big file)
 # SERVERS="..." / CASES="..." measure a subset (for quick comparisons while working).
 if [ -n "${SERVERS:-}" ]; then read -r -a servers <<<"$SERVERS"; fi
 if [ -n "${CASES:-}" ]; then read -r -a cases <<<"$CASES"; fi
 for s in "${servers[@]}"; do
-  case "$s" in waitressd-1w|waitressd-2w|nginx-2w|hyper-2t) ;; *) echo "bench: unknown server '$s'" >&2; exit 2 ;; esac
+  case "$s" in waitressd-1w|waitressd-2w|waitressd-1w-aff|waitressd-2w-aff|nginx-2w|hyper-2t) ;; *) echo "bench: unknown server '$s'" >&2; exit 2 ;; esac
 done
 for c in "${cases[@]}"; do
   case "$c" in ka|close|big|file) ;; idle) [ "$idle_n" -gt 0 ] || { echo "bench: the idle case needs IDLE=N" >&2; exit 2; } ;;
@@ -441,6 +444,8 @@ server_cmd() { # NAME PORT -> sets the array `cmd`
   case "$1" in
     waitressd-1w) cmd=("$bin" --workers 1 --threads 2 --log-level warn "${wd_extra[@]}" --listen "127.0.0.1:$2" "$app") ;;
     waitressd-2w) cmd=("$bin" --workers 2 --threads 2 --log-level warn "${wd_extra[@]}" --listen "127.0.0.1:$2" "$app") ;;
+    waitressd-1w-aff) cmd=("$bin" --workers 1 --threads 2 --cpu-affinity auto --log-level warn "${wd_extra[@]}" --listen "127.0.0.1:$2" "$app") ;;
+    waitressd-2w-aff) cmd=("$bin" --workers 2 --threads 2 --cpu-affinity auto --log-level warn "${wd_extra[@]}" --listen "127.0.0.1:$2" "$app") ;;
     nginx-2w) nginx_conf "$2"; cmd=(nginx -e stderr -p "$ndir" -c "$ndir/nginx.conf" -g 'daemon off;') ;;
     hyper-2t) cmd=("$hyper_bin" "$2") ;;
   esac
@@ -614,7 +619,7 @@ measure() { # SERVER CASE RUN
       cpu = (reqs > 0) ? (t1 - t0) * 1e6 / hz / reqs : "NA"
       printf "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%s\t%d\t%d\t%s\n", s, c, r, (rps == "" ? 0 : rps), (p99 == "" ? "NA" : p99), reqs + 0, cpu, nx, sc, sr, sw, st, pss, ch, other, io
     }' "$work/wrk.out" >>"$results"
-  tail -1 "$results" | awk -F'\t' -v n="$idle_n" '{ printf "bench: run %s %-13s %-5s %10.0f req/s  p99 %7.2f ms  cpu %7.1f us/req  other load %3d%%%s%s\n", $3, $1, $2, $4, $5, $7, $15, ($13 != "NA" ? "  pss " $13 " MiB" : ""), ($16 != "NA" ? "  idle open " $16 "/" n : "") }' >&2
+  tail -1 "$results" | awk -F'\t' -v n="$idle_n" '{ printf "bench: run %s %-16s %-5s %10.0f req/s  p99 %7.2f ms  cpu %7.1f us/req  other load %3d%%%s%s\n", $3, $1, $2, $4, $5, $7, $15, ($13 != "NA" ? "  pss " $13 " MiB" : ""), ($16 != "NA" ? "  idle open " $16 "/" n : "") }' >&2
 }
 
 for r in $(seq 1 "$runs"); do
@@ -664,7 +669,7 @@ awk -F'\t' -v order="${servers[*]}" -v idle_n="$idle_n" '
       }
       m[s, "pss"] = median(s SUBSEP "pss")
     }
-    kfmt = "%-13s | %9s %7s %7s"
+    kfmt = "%-16s | %9s %7s %7s"
     ifmt = " | %9s %7s %7s"   # the idle group, only with IDLE > 0
     hfmt = " | %8s %8s %7s | %7s %8s %6s %7s | %7s %8s\n"
     printf kfmt, "", "keep-alive", "p99", "CPU"
@@ -684,7 +689,7 @@ awk -F'\t' -v order="${servers[*]}" -v idle_n="$idle_n" '
     }
     print ""
     print "ratios, waitressd / peer (req/s: > 1 is more throughput; CPU, PSS and p99: < 1 is cheaper or faster):"
-    rfmt = "%-26s %8s %7s %8s %7s %7s %7s %6s %7s %7s %7s\n"
+    rfmt = "%-30s %8s %7s %8s %7s %7s %7s %6s %7s %7s %7s\n"
     printf rfmt, "", "ka req/s", "ka CPU", "close/s", "cl CPU", "big/s", "file/s", "PSS", "ka p99", "cl p99", "big p99"
     np = split("nginx-2w hyper-2t", peers, " ")
     for (j = 1; j <= np; j++) {
@@ -702,9 +707,11 @@ awk -F'\t' -v order="${servers[*]}" -v idle_n="$idle_n" '
           ratio(m[w, "big", "p99"], m[o, "big", "p99"])
       }
     }
-    if (("waitressd-1w" in seen) && ("waitressd-2w" in seen)) {
-      w2 = "waitressd-2w"; w1 = "waitressd-1w"
-      printf "waitressd 2w/1w: keep-alive req/s %s (close %s, big %s, file %s)\n",
+    for (v = 1; v <= 2; v++) {
+      sfx = (v == 1) ? "" : "-aff"
+      w2 = "waitressd-2w" sfx; w1 = "waitressd-1w" sfx
+      if (!(w1 in seen) || !(w2 in seen)) continue
+      printf "waitressd%s 2w/1w: keep-alive req/s %s (close %s, big %s, file %s)\n", sfx,
         ratio(m[w2, "ka", "rps"], m[w1, "ka", "rps"]), ratio(m[w2, "close", "rps"], m[w1, "close", "rps"]),
         ratio(m[w2, "big", "rps"], m[w1, "big", "rps"]), ratio(m[w2, "file", "rps"], m[w1, "file", "rps"])
     }
@@ -714,10 +721,10 @@ awk -F'\t' -v order="${servers[*]}" -v idle_n="$idle_n" '
       for (i = 1; i <= ns; i++) {
         s = srv[i]
         if (!(s in seen)) continue
-        if (!(s in n_idle)) { printf "  %-13s idle/ka keep-alive req/s: -      (no idle measurement)\n", s; continue }
+        if (!(s in n_idle)) { printf "  %-16s idle/ka keep-alive req/s: -      (no idle measurement)\n", s; continue }
         opened = short[s] ? sprintf("FEWER THAN %d in %d of %d runs:%s", idle_n, short[s], n_idle[s], open_list[s]) \
                           : sprintf("all %d in each of %d runs", idle_n, n_idle[s])
-        printf "  %-13s idle/ka keep-alive req/s: %s  (CPU/req %s, p99 %s; still open after the measurement: %s)\n", s,
+        printf "  %-16s idle/ka keep-alive req/s: %s  (CPU/req %s, p99 %s; still open after the measurement: %s)\n", s,
           ratio(m[s, "idle", "rps"], m[s, "ka", "rps"]), ratio(m[s, "idle", "cpu"], m[s, "ka", "cpu"]),
           ratio(m[s, "idle", "p99"], m[s, "ka", "p99"]), opened
       }
@@ -731,7 +738,7 @@ awk -F'\t' -v order="${servers[*]}" -v idle_n="$idle_n" '
         c = cs[k]
         if (!((s, c) in cs_seen)) continue
         if (nx[s, c] + sc[s, c] + sr[s, c] + sw[s, c] + st[s, c] > 0) {
-          printf "errors: %-13s %-5s non-2xx %d; socket errors: connect %d, read %d, write %d, timeout %d (all runs)\n",
+          printf "errors: %-16s %-5s non-2xx %d; socket errors: connect %d, read %d, write %d, timeout %d (all runs)\n",
             s, c, nx[s, c], sc[s, c], sr[s, c], sw[s, c], st[s, c]
           bad = 1
         }

@@ -38,6 +38,22 @@ fn a_bad_value_is_one_line_and_exit_2() {
             vec!["--graceful-timeout", "-5", "a.so"],
             vec!["--graceful-timeout", "'-5'"],
         ),
+        (
+            vec!["--cpu-affinity", "fast", "a.so"],
+            vec!["--cpu-affinity", "'fast'", "off, auto or a CPU list"],
+        ),
+        (
+            vec!["--cpu-affinity", "3-1", "a.so"],
+            vec!["--cpu-affinity", "'3-1'", "upwards"],
+        ),
+        (
+            vec!["--cpu-affinity", "4000", "a.so"],
+            vec![
+                "--cpu-affinity",
+                "'4000'",
+                "CPU 4000 is not one this process may use",
+            ],
+        ),
     ] {
         let (code, err) = run(&args);
         assert_eq!(code, 2, "{args:?}: {err}");

@@ -1046,3 +1046,75 @@ fn a_segfaulting_worker_does_not_disturb_the_others() {
     assert!(stats.failures() <= 2 * 3, "{stats:?}");
     no_zombie_remains(&s);
 }
+
+/// The CPUs every thread of `pid` may run on, as the kernel lists them.
+fn cpus_allowed_of_threads(pid: u32) -> Vec<String> {
+    let mut lists = Vec::new();
+    for task in std::fs::read_dir(format!("/proc/{pid}/task")).unwrap() {
+        let status = std::fs::read_to_string(task.unwrap().path().join("status")).unwrap();
+        let list = status
+            .lines()
+            .find_map(|l| l.strip_prefix("Cpus_allowed_list:"))
+            .unwrap()
+            .trim()
+            .to_string();
+        lists.push(list);
+    }
+    lists
+}
+
+#[test]
+fn cpu_affinity_binds_every_thread_of_each_worker_to_its_slots_cpu() {
+    use waitressd::config::cpu_affinity::{describe_cpus, usable_cpus};
+    let usable = usable_cpus();
+    // Bound: every thread of worker slot i (I/O thread, app threads, the rest) on
+    // the i-th usable CPU; two slots on two CPUs where there are two.
+    let s = Server::start(
+        "hello",
+        &["--workers", "2", "--threads", "3", "--cpu-affinity", "auto"],
+    );
+    let mut bound = Vec::new();
+    for pid in s.wait_for_workers(2) {
+        let lists = cpus_allowed_of_threads(pid);
+        assert!(lists.len() >= 4, "I/O thread and 3 app threads: {lists:?}");
+        assert!(lists.iter().all(|l| *l == lists[0]), "{lists:?}");
+        bound.push(lists[0].clone());
+    }
+    bound.sort();
+    let mut want: Vec<String> = (0..2)
+        .map(|i| usable[i % usable.len()].to_string())
+        .collect();
+    want.sort();
+    assert_eq!(bound, want);
+    assert!(s.log().iter().any(|l| l.contains("bound to CPU")));
+    assert_eq!(s.request(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").status, 200);
+    // A reload's workers take the same slots, so the same CPUs.
+    hup_and_await(&s, "reload complete", 1);
+    let pids = s.worker_pids();
+    let mut after: Vec<String> = pids[pids.len() - 2..]
+        .iter()
+        .map(|&p| cpus_allowed_of_threads(p)[0].clone())
+        .collect();
+    after.sort();
+    assert_eq!(after, want);
+    s.stop();
+
+    // A list: both slots on the one CPU listed.
+    let last = usable[usable.len() - 1].to_string();
+    let s = Server::start("hello", &["--workers", "2", "--cpu-affinity", &last]);
+    for pid in s.wait_for_workers(2) {
+        assert!(cpus_allowed_of_threads(pid).iter().all(|l| *l == last));
+    }
+    s.stop();
+
+    // Off (the default): the kernel places threads anywhere this process may run.
+    let s = Server::start("hello", &[]);
+    let all = describe_cpus(&usable);
+    for pid in s.wait_for_workers(1) {
+        assert!(
+            cpus_allowed_of_threads(pid).iter().all(|l| *l == all),
+            "{all}"
+        );
+    }
+    s.stop();
+}

@@ -164,6 +164,7 @@ COERCIONS = {
     "reload_surge": ([2, "2"], 2),
     "pid_file": (["/tmp/w.pid"], "/tmp/w.pid"),
     "threads": ([8, "8"], 8),
+    "cpu_affinity": (["auto", " auto", "AUTO"], "auto"),
     "recv_bytes": ([16384, "16384"], 16384),
     "send_bytes": ([1, "1"], None),
     "inbuf_overflow": ([1048576, "1048576"], 1048576),

@@ -107,6 +107,8 @@ pub struct Cli {
         default_value_t = 4
     )]
     pub threads: usize,
+    #[arg(long, value_name = "MODE", default_value = "off")]
+    pub cpu_affinity: String,
 
     // ----- HTTP limits and buffers -----
     #[arg(

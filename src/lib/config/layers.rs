@@ -171,6 +171,7 @@ pub fn set(cli: &mut Cli, key: &str, v: &str) -> Result<(), String> {
         "backlog" => cli.backlog = number(v)?,
         "workers" => cli.workers = Some(number(v)?),
         "threads" => cli.threads = number(v)?,
+        "cpu_affinity" => cli.cpu_affinity = text(),
         "graceful_timeout" => cli.graceful_timeout = number(v)?,
         "timeout" => cli.timeout = number(v)?,
         "boot_timeout" => cli.boot_timeout = number(v)?,

@@ -8,6 +8,7 @@
 //! Imports no other module of the crate.
 pub mod app_spec;
 pub mod cli;
+pub mod cpu_affinity;
 pub mod ini;
 pub mod layers;
 pub mod listen;
@@ -20,6 +21,7 @@ use std::path::PathBuf;
 
 pub use app_spec::{AppSpec, PythonApp};
 pub use cli::Cli;
+pub use cpu_affinity::CpuAffinity;
 pub use proxy::ProxyConfig;
 
 /// A bad setting: one line naming it and the value.
@@ -95,6 +97,8 @@ pub struct Config {
     pub pid_file: Option<PathBuf>,
     pub backlog: i32,
     pub threads: usize,
+    /// Which CPU each worker slot is bound to, if any.
+    pub cpu_affinity: CpuAffinity,
     pub recv_bytes: usize,
     pub inbuf_overflow: u64,
     pub outbuf_overflow: u64,
@@ -242,6 +246,7 @@ impl Config {
         if cli.threads > 1024 {
             return Err(bad("threads", cli.threads, "must be at most 1024"));
         }
+        let cpu_affinity = CpuAffinity::parse(&cli.cpu_affinity)?;
         let mut warnings = Vec::new();
         let app = preset.or_else(|| {
             cli.app
@@ -338,6 +343,7 @@ impl Config {
             pid_file: cli.pid_file,
             backlog: cli.backlog,
             threads: cli.threads,
+            cpu_affinity,
             recv_bytes: cli.recv_bytes,
             inbuf_overflow: cli.inbuf_overflow,
             outbuf_overflow: cli.outbuf_overflow,
@@ -412,6 +418,7 @@ impl Config {
             },
         });
         json["call"] = call.into();
+        json["cpu_affinity"] = self.cpu_affinity.describe().into();
         json["python"] = python.into();
         json
     }

@@ -196,6 +196,8 @@ pub const SETTINGS: &[Setting] = &[
       "the master's pid, written atomically after binding, removed at exit"),
     s("threads", Int, "N", "`4`", Everywhere, Waitress, WORKERS,
       "app threads per worker"),
+    s("cpu_affinity", Text, "MODE", "`off`", Everywhere, Ours, WORKERS,
+      "`off`, `auto` or a CPU list like `0,2-3`: bind each worker, all its threads, to one CPU (slot i on the i-th usable or listed CPU, round robin)"),
     s("recv_bytes", Int, "N", "`8192`", Everywhere, Waitress, LIMITS,
       "bytes per socket read"),
     s("send_bytes", Int, "N", "", Everywhere, Waitress, LIMITS,

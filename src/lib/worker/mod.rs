@@ -10,7 +10,8 @@ pub mod pool;
 pub mod task;
 
 use crate::app::{App, HostInfo};
-use crate::config::Config;
+use crate::config::cpu_affinity::usable_cpus;
+use crate::config::{Config, CpuAffinity};
 use crate::conn::ConnSettings;
 use crate::exit;
 use crate::http::date::DateCache;
@@ -62,9 +63,29 @@ pub struct WorkerSpec {
 /// 1 s before the master's SIGKILL; this fits in that second.
 const APP_THREAD_PATIENCE: Duration = Duration::from_millis(200);
 
+/// Bind the calling thread, and so every thread it starts later (the app threads,
+/// the access-log writer, whatever the app starts), to the CPU `cpu_affinity` gives
+/// this worker's slot. Called first thing in the worker, while it has one thread.
+fn bind_cpu(affinity: &CpuAffinity, slot: u32) {
+    use nix::sched::{sched_setaffinity, CpuSet};
+    let Some(cpu) = affinity.cpu_for(slot, &usable_cpus()) else {
+        return;
+    };
+    let pid = std::process::id();
+    let mut set = CpuSet::new();
+    match set
+        .set(cpu)
+        .and_then(|()| sched_setaffinity(nix::unistd::Pid::from_raw(0), &set))
+    {
+        Ok(()) => log::info!("worker {pid}: bound to CPU {cpu}"),
+        Err(e) => log::warn!("worker {pid}: cannot bind to CPU {cpu} ({e}); running on any CPU"),
+    }
+}
+
 /// Load the app and serve until drained. Returns the process exit code.
 pub fn run(cfg: &Config, mut spec: WorkerSpec) -> exit::Code {
     let pid = std::process::id();
+    bind_cpu(&cfg.cpu_affinity, spec.index);
     // A boot failure goes to the master, which reports it once; without a master it
     // is logged here.
     let mut boot_failed = |why: String| {
