@@ -212,8 +212,25 @@ pub struct FileBody {
 
 /// RFC 9110 `tchar`: what a header name may be made of.
 pub fn is_token_byte(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+    TOKEN_BYTES[b as usize]
 }
+
+/// `is_token_byte` for every byte, so a header name costs a lookup per byte.
+const TOKEN_BYTES: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        table[b] = (b as u8).is_ascii_alphanumeric();
+        b += 1;
+    }
+    let specials = b"!#$%&'*+-.^_`|~";
+    let mut i = 0;
+    while i < specials.len() {
+        table[specials[i] as usize] = true;
+        i += 1;
+    }
+    table
+};
 
 fn is_forbidden_in_value(b: &u8) -> bool {
     matches!(*b, b'\r' | b'\n' | 0)

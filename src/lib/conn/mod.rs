@@ -42,7 +42,7 @@ pub struct CompleteRequest {
 /// What the event loop should do next for this connection.
 pub enum Step {
     /// Give this request to the app pool, then call `serving` with its OutBuf.
-    Dispatch(Box<CompleteRequest>),
+    Dispatch(CompleteRequest),
     /// `output()` holds bytes to write.
     Write,
     /// Everything is said: close the connection, in this way.
@@ -92,7 +92,7 @@ enum ReadState {
 /// A parsed item waiting for its turn, in arrival order.
 enum Ready {
     Request {
-        request: Box<CompleteRequest>,
+        request: CompleteRequest,
         /// `Pending` when the client's expectation is still to be answered.
         expect: Expect,
     },
@@ -318,7 +318,7 @@ impl Conn {
                         unreachable!("matched Body above")
                     };
                     self.ready.push_back(Ready::Request {
-                        request: Box::new(CompleteRequest { head, body }),
+                        request: CompleteRequest { head, body },
                         expect,
                     });
                 }
@@ -341,7 +341,7 @@ impl Conn {
             (BodyKind::Empty, _) | (_, None) => {
                 let body = SpillBuffer::new(overflow);
                 self.ready.push_back(Ready::Request {
-                    request: Box::new(CompleteRequest { head, body }),
+                    request: CompleteRequest { head, body },
                     expect,
                 });
             }
@@ -739,7 +739,7 @@ mod tests {
             for _ in 0..64 {
                 match c.step("d") {
                     Step::Dispatch(r) => {
-                        let CompleteRequest { head, body } = *r;
+                        let CompleteRequest { head, body } = r;
                         let mut bytes = Vec::new();
                         body.into_reader().unwrap().read_to_end(&mut bytes).unwrap();
                         seen.push((head.method().to_string(), head.target().to_vec(), bytes));

@@ -1,4 +1,7 @@
-//! `OutBuf`: the one object an app thread and the I/O thread share for a response.
+//! `OutBuf`: the one object an app thread and the I/O thread share for a
+//! connection's responses, one at a time: made when the connection is accepted and
+//! reset by the I/O thread for each response it dispatches (`begin`), so a request
+//! costs no allocation here.
 //!
 //! The app thread (through `worker::task`) pushes framed response segments and, at the
 //! end, the response's `Completion`. The I/O thread takes the segments, writes them to
@@ -44,8 +47,9 @@ pub trait DirectWrite: Send + Sync {
     fn write_now(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize>;
 }
 
-/// The most memory segments gathered into one direct write.
-const MAX_IOV: usize = 64;
+/// The most memory segments gathered into one direct write (a response is a few;
+/// more are written in further turns of the loop).
+const DIRECT_IOV: usize = 8;
 
 /// How a response ended, decided by the app thread.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -100,6 +104,9 @@ struct Shared {
     /// The producer queued its final bytes with `push_final`: they go out with
     /// `finish`, from the app thread, after it has left app code.
     holding: bool,
+    /// This response may be written by the app thread directly: nothing of the
+    /// connection was queued ahead of it (a 100 Continue) when it began.
+    direct_allowed: bool,
 }
 
 /// Who may write this connection's pending output right now.
@@ -141,27 +148,36 @@ impl OutBuf {
                 taken: 0,
                 prompt: false,
                 holding: false,
+                direct_allowed: true,
             }),
             drained: Condvar::new(),
         }
     }
 
-    /// Start with the I/O thread's prompt (see `Shared::prompt`) already given, as
-    /// `take` would give it.
-    pub fn with_prompt(self, prompt: bool) -> OutBuf {
-        self.lock().prompt = prompt;
-        self
-    }
-
-    /// Let the app thread write to the socket itself (see the module doc). Only
-    /// when nothing is queued for the connection ahead of this response.
+    /// Let app threads write to the socket themselves (see the module doc).
     pub fn with_direct_write(mut self, direct: Arc<dyn DirectWrite>) -> OutBuf {
         self.direct = Some(direct);
         self
     }
 
+    /// A new response begins: the connection's previous one is over (finished, and
+    /// all of it written), and its app thread will not touch this buffer again.
+    /// `prompt`: the I/O thread's wish to hear of the end at once (see
+    /// `Shared::prompt`), as `take` would give it; `direct`: whether the app thread
+    /// may write this response itself (nothing is queued ahead of it). I/O thread,
+    /// when it dispatches a request.
+    pub fn begin(&self, prompt: bool, direct: bool) {
+        let mut s = self.lock();
+        debug_assert!(s.segments.is_empty() && s.taken == 0 && s.queued == 0);
+        s.producer = Producer::Running;
+        s.notified = false;
+        s.prompt = prompt;
+        s.holding = false;
+        s.direct_allowed = direct;
+    }
+
     fn flush(&self, s: &Shared) -> Flush {
-        if self.direct.is_some() && s.taken == 0 && s.peer != Peer::Gone {
+        if self.direct.is_some() && s.direct_allowed && s.taken == 0 && s.peer != Peer::Gone {
             Flush::Owned
         } else {
             Flush::NotOurs
@@ -175,11 +191,11 @@ impl OutBuf {
         let Some(direct) = &self.direct else { return };
         loop {
             // On the stack: this runs for every response an app thread writes.
-            let mut slices = [IoSlice::new(&[]); MAX_IOV];
+            let mut slices = [IoSlice::new(&[]); DIRECT_IOV];
             let mut n = 0;
             for seg in s.segments.iter() {
                 match seg {
-                    Segment::Memory { data, pos } if n < MAX_IOV => {
+                    Segment::Memory { data, pos } if n < DIRECT_IOV => {
                         slices[n] = IoSlice::new(&data[*pos..]);
                         n += 1;
                     }
@@ -496,6 +512,33 @@ mod tests {
         let mut q = VecDeque::new();
         assert_eq!(out.take(&mut q, false), Some(Completion::KeepAlive));
         assert!(q.is_empty());
+    }
+
+    #[test]
+    fn one_buffer_serves_a_connections_responses_in_turn() {
+        let n = Arc::new(Both::default());
+        let sock = socket(1000);
+        let out = OutBuf::new(1, 1 << 20, n.clone()).with_direct_write(sock.clone());
+        out.push(Segment::memory(b"one".to_vec())).unwrap();
+        out.finish(Completion::KeepAlive);
+        let mut q = VecDeque::new();
+        assert_eq!(out.take(&mut q, false), Some(Completion::KeepAlive));
+        // The next response runs again; with a 100 Continue queued ahead of it, it
+        // is not written directly but handed to the I/O thread.
+        out.begin(false, false);
+        assert!(!out.is_finished());
+        out.push(Segment::memory(b"two".to_vec())).unwrap();
+        assert_eq!(*sock.got.lock().unwrap(), b"one");
+        assert_eq!(out.take(&mut q, false), None);
+        assert_eq!(q.len(), 1);
+        q.clear();
+        out.written(3, 3);
+        out.finish(Completion::Close);
+        assert_eq!(out.take(&mut q, false), Some(Completion::Close));
+        // With nothing ahead, the app thread writes it itself again.
+        out.begin(true, true);
+        out.push(Segment::memory(b"three".to_vec())).unwrap();
+        assert_eq!(*sock.got.lock().unwrap(), b"onethree");
     }
 
     #[test]

@@ -89,7 +89,12 @@ impl RequestHead {
 
     /// The method: a token, so ASCII.
     pub fn method(&self) -> &str {
-        std::str::from_utf8(self.at(self.method)).unwrap_or_default()
+        std::str::from_utf8(self.method_bytes()).unwrap_or_default()
+    }
+
+    /// The method's bytes (no UTF-8 check: for comparisons and the app's view).
+    pub fn method_bytes(&self) -> &[u8] {
+        self.at(self.method)
     }
 
     /// The request-target as received.
@@ -117,7 +122,7 @@ impl RequestHead {
     }
 
     pub fn is_head(&self) -> bool {
-        self.method() == "HEAD"
+        self.method_bytes() == b"HEAD"
     }
 }
 
@@ -217,7 +222,7 @@ fn scan(bytes: &[u8], from: usize) -> Scan {
     let mut i = from;
     while i < bytes.len() {
         // Most bytes are neither: skip to the next line ending.
-        let Some(off) = bytes[i..].iter().position(|&b| b == b'\r' || b == b'\n') else {
+        let Some(off) = memchr::memchr2(b'\r', b'\n', &bytes[i..]) else {
             return Scan::More(bytes.len());
         };
         i += off;
@@ -255,17 +260,14 @@ fn bare_line_ending(bytes: &[u8], at: usize) -> RequestError {
     Malformed::BareCrLfInHeader(quote_line(&bytes[start..end])).into()
 }
 
-fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    haystack.windows(needle.len()).position(|w| w == needle)
-}
-
 fn rfind(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     haystack.windows(needle.len()).rposition(|w| w == needle)
 }
 
 /// `head` is the request line and field lines, each ending in CRLF.
 fn parse_complete(head: &[u8], limits: &Limits) -> Result<RequestHead, RequestError> {
-    let line_end = find(head, b"\r\n").unwrap_or(head.len());
+    // Line endings are checked: the first CR is the request line's end.
+    let line_end = memchr::memchr(b'\r', head).unwrap_or(head.len());
     let (method, target, version) = parse_request_line(&head[..line_end])?;
     let mut raw: Box<[u8]> = head.into();
     let fields = parse_fields(&mut raw, line_end + 2)?;
@@ -294,8 +296,36 @@ fn parse_complete(head: &[u8], limits: &Limits) -> Result<RequestHead, RequestEr
     Ok(request)
 }
 
+/// Per byte: may it appear in a field value (VCHAR, obs-text, SP, HTAB: RFC 9110
+/// §5.5), and in a Host (RFC 3986 reg-name, IP literals, port)? One table lookup
+/// per byte. (Whether it is a `tchar` is the ABI rule book's table.)
+const VALUE: u8 = 1;
+const HOST: u8 = 2;
+const BYTE_CLASS: [u8; 256] = {
+    let mut table = [0u8; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        if c >= b' ' && c != 0x7f || c == b'\t' {
+            table[b] |= VALUE;
+        }
+        b += 1;
+    }
+    let host = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~!$&'()*+,;=%:[]";
+    let mut i = 0;
+    while i < host.len() {
+        table[host[i] as usize] |= HOST;
+        i += 1;
+    }
+    table
+};
+
 fn is_tchar(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+    waitressd_sdk::rules::is_token_byte(b)
+}
+
+fn is_value_byte(b: u8) -> bool {
+    BYTE_CLASS[b as usize] & VALUE != 0
 }
 
 /// request-line = method SP request-target SP HTTP-version (RFC 9112 §3).
@@ -351,29 +381,23 @@ fn parse_version(v: &[u8]) -> Result<Version, RequestError> {
 /// control character in the value (RFC 9110 §5.5) or a folded line (§5.2) fails
 /// it. Names are lower-cased in place.
 fn parse_fields(raw: &mut [u8], from: usize) -> Result<Vec<(Span, Span)>, RequestError> {
-    let lines = raw[from.min(raw.len())..]
-        .iter()
-        .filter(|&&b| b == b'\n')
-        .count();
+    let lines = memchr::memchr_iter(b'\n', &raw[from.min(raw.len())..]).count();
     let mut fields = Vec::with_capacity(lines);
     let mut pos = from;
     while pos < raw.len() {
-        let line_end = raw[pos..]
-            .iter()
-            .position(|&b| b == b'\r')
-            .map_or(raw.len(), |p| pos + p);
+        let line_end = memchr::memchr(b'\r', &raw[pos..]).map_or(raw.len(), |p| pos + p);
         let line = &raw[pos..line_end];
         if let Some(b' ' | b'\t') = line.first() {
             return Err(Malformed::FoldedHeaderLine(quote_line(line)).into());
         }
-        let Some(colon) = line.iter().position(|&b| b == b':') else {
+        let Some(colon) = memchr::memchr(b':', line) else {
             return Err(Malformed::InvalidHeader.into());
         };
         let name = &line[..colon];
         let value = &line[colon + 1..];
         if name.is_empty()
             || !name.iter().all(|&b| is_tchar(b))
-            || value.iter().any(|&b| (b < b' ' && b != b'\t') || b == 0x7f)
+            || !value.iter().all(|&b| is_value_byte(b))
         {
             return Err(Malformed::InvalidHeader.into());
         }
@@ -396,7 +420,7 @@ fn parse_fields(raw: &mut [u8], from: usize) -> Result<Vec<(Span, Span)>, Reques
 fn check_target_form(r: &RequestHead) -> Result<(), RequestError> {
     // A 2xx answer to CONNECT turns the connection into a tunnel (RFC 9112 §6.3
     // rule 2); a server without tunnels must not let an app answer it.
-    if r.method() == "CONNECT" {
+    if r.method_bytes() == b"CONNECT" {
         return Err(RequestError::NotImplemented(Unsupported::Connect));
     }
     let t = r.target();
@@ -407,7 +431,7 @@ fn check_target_form(r: &RequestHead) -> Result<(), RequestError> {
     let lower = &lower[..n];
     let absolute = lower.starts_with(b"http://") || lower.starts_with(b"https://");
     let ok = if t == b"*" {
-        r.method() == "OPTIONS"
+        r.method_bytes() == b"OPTIONS"
     } else {
         t.starts_with(b"/") || absolute
     };
@@ -425,9 +449,7 @@ fn check_host(r: &RequestHead) -> Result<(), RequestError> {
         (None, _, Version::Http11) => Err(Malformed::HostMissing.into()),
         (None, _, Version::Http10) => Ok(()),
         (Some(host), None, _) => {
-            let valid = host
-                .iter()
-                .all(|&b| b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=%:[]".contains(&b));
+            let valid = host.iter().all(|&b| BYTE_CLASS[b as usize] & HOST != 0);
             if valid {
                 Ok(())
             } else {

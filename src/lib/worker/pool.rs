@@ -15,6 +15,7 @@ use super::task::Task;
 use crate::app::App;
 use std::collections::VecDeque;
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -62,6 +63,9 @@ impl State {
 struct Queue {
     state: Mutex<State>,
     available: Condvar,
+    /// `state.tasks.len()`, written under the lock: lets the I/O thread see that
+    /// nothing is queued without taking the lock on every turn of its loop.
+    queued: AtomicUsize,
 }
 
 impl Queue {
@@ -88,6 +92,7 @@ impl Pool {
                 permits: 0,
             }),
             available: Condvar::new(),
+            queued: AtomicUsize::new(0),
         });
         let mut pool = Pool {
             queue: queue.clone(),
@@ -126,10 +131,12 @@ impl Pool {
         Ok(pool)
     }
 
-    /// Queue a task for the next free app thread. I/O thread.
-    pub fn submit(&self, task: Task) {
+    /// Queue a task for the next free app thread; `now` is the time of queueing.
+    /// I/O thread.
+    pub fn submit(&self, task: Task, now: Instant) {
         let mut s = self.queue.lock();
-        s.tasks.push_back((Instant::now(), task));
+        s.tasks.push_back((now, task));
+        self.queue.queued.store(s.tasks.len(), Ordering::Relaxed);
         let wake = s.busy == 0 && s.grant_wake();
         drop(s);
         if wake {
@@ -141,6 +148,10 @@ impl Pool {
     /// the running ones. Returns when to look again (None: nothing is queued). I/O
     /// thread, once per turn of its loop.
     pub fn spread(&self, now: Instant) -> Option<Instant> {
+        // Only this thread queues, so a task it queued is never missed here.
+        if self.queue.queued.load(Ordering::Relaxed) == 0 {
+            return None;
+        }
         let mut s = self.queue.lock();
         let since = s.tasks.front()?.0;
         if now.duration_since(since) >= SPREAD_AFTER {
@@ -216,6 +227,7 @@ fn app_thread(app: &App, queue: &Queue, index: u32, ready: mpsc::Sender<Result<(
             let mut s = queue.lock();
             loop {
                 if let Some((_, task)) = s.tasks.pop_front() {
+                    queue.queued.store(s.tasks.len(), Ordering::Relaxed);
                     break Some(task);
                 }
                 if s.phase == Phase::Stopping {

@@ -5,6 +5,7 @@
 use super::connection::{Connection, Life, Pace};
 use super::socket::{is_fd_exhaustion, AnyListener, SocketWriter, Stream};
 use super::{Accepting, EventLoop, ACCEPT_BACKOFF, FIRST_CONN};
+use crate::conn::outbuf::OutBuf;
 use crate::conn::Conn;
 use crate::worker::task::Peer;
 use mio::{Interest, Token};
@@ -92,9 +93,14 @@ impl EventLoop<'_> {
             peer.remote_addr,
             peer.remote_port
         );
-        let direct = Arc::new(SocketWriter(stream.raw_fd()));
+        let out = OutBuf::new(
+            FIRST_CONN + index,
+            self.settings.high_watermark,
+            self.wake.clone(),
+        )
+        .with_direct_write(Arc::new(SocketWriter(stream.raw_fd())));
         self.conns[index] = Some(Connection {
-            direct,
+            out: Arc::new(out),
             stream,
             conn: Conn::new(self.conn_settings.clone()),
             peer,
@@ -106,9 +112,9 @@ impl EventLoop<'_> {
             writable: true,
             writes_watched: false,
             read_closed: false,
-            last_activity: Instant::now(),
+            last_activity: self.now,
             head_since: None,
-            resting_since: Some(Instant::now()),
+            resting_since: Some(self.now),
             pace: Pace::Fresh,
         });
         self.open += 1;

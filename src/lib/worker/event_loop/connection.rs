@@ -1,11 +1,9 @@
 //! One connection as the I/O thread holds it, and `drive`: read what the socket
 //! has, step the sans-IO `Conn`, hand a complete request to the app pool, write what
 //! is queued, close (at once, or lingering). I/O thread.
-use super::socket::{
-    discard_input, is_disconnect, read_input, write_output, Discarded, SocketWriter, Stream,
-};
+use super::socket::{discard_input, is_disconnect, read_input, write_output, Discarded, Stream};
 use super::timers::NextDeadline;
-use super::{request_recycle, unix_secs, Accepting, EventLoop, Phase, FIRST_CONN};
+use super::{request_recycle, Accepting, EventLoop, Phase, FIRST_CONN};
 use crate::conn::outbuf::OutBuf;
 use crate::conn::CompleteRequest;
 use crate::conn::{CloseKind, Conn, Step};
@@ -38,8 +36,9 @@ pub(super) enum Life {
 
 pub(super) struct Connection {
     pub(super) stream: Stream,
-    /// The socket, for app threads that write a response straight out.
-    pub(super) direct: Arc<SocketWriter>,
+    /// Where its app threads put their responses, one at a time (and through which
+    /// they write to the socket themselves).
+    pub(super) out: Arc<OutBuf>,
     pub(super) conn: Conn,
     pub(super) peer: Arc<Peer>,
     pub(super) life: Life,
@@ -77,10 +76,14 @@ pub(super) enum Pace {
 impl Connection {
     /// The request-head clock runs from a head's first byte to its last; a new
     /// head's deadline goes into `deadlines`.
-    fn track_head_clock(&mut self, head_timeout: Duration, deadlines: &mut NextDeadline) {
+    fn track_head_clock(
+        &mut self,
+        now: Instant,
+        head_timeout: Duration,
+        deadlines: &mut NextDeadline,
+    ) {
         match (self.conn.is_receiving_head(), self.head_since) {
             (true, None) => {
-                let now = Instant::now();
                 self.head_since = Some(now);
                 if !head_timeout.is_zero() {
                     deadlines.expect(now + head_timeout);
@@ -157,14 +160,18 @@ impl EventLoop<'_> {
                 return;
             };
             if c.readable && c.conn.wants_read() {
-                if let Err(e) = read_input(c, &mut self.read_buf) {
+                if let Err(e) = read_input(c, &mut self.read_buf, self.now) {
                     self.socket_failed(index, "read", &e);
                     return;
                 }
             }
-            c.track_head_clock(self.settings.request_head_timeout, &mut self.deadlines);
+            c.track_head_clock(
+                self.now,
+                self.settings.request_head_timeout,
+                &mut self.deadlines,
+            );
             c.track_pace();
-            let step = c.conn.step(self.date.get(unix_secs()));
+            let step = c.conn.step(self.date.get(self.now_unix));
             c.log_rejection(index, self.task_settings.access_log.as_ref());
             let next = match step {
                 Step::Dispatch(request) => self.dispatch(index, request),
@@ -183,23 +190,15 @@ impl EventLoop<'_> {
 
     /// Hand a complete request to the app pool, with the buffer its response goes
     /// into.
-    fn dispatch(&mut self, index: usize, request: Box<CompleteRequest>) -> Next {
+    fn dispatch(&mut self, index: usize, request: CompleteRequest) -> Next {
         let Some(Some(c)) = self.conns.get_mut(index) else {
             return Next::Done;
         };
-        let out = OutBuf::new(
-            FIRST_CONN + index,
-            self.settings.high_watermark,
-            self.wake.clone(),
-        )
-        .with_prompt(c.conn.work_behind());
         // The app thread may write its response itself, unless bytes are still
         // queued here ahead of it (a 100 Continue).
-        let out = Arc::new(if c.conn.output().is_empty() {
-            out.with_direct_write(c.direct.clone())
-        } else {
-            out
-        });
+        let direct = c.conn.output().is_empty();
+        c.out.begin(c.conn.work_behind(), direct);
+        let out = c.out.clone();
         c.conn.serving(out.clone());
         let id = self.next_request_id;
         self.next_request_id += 1;
@@ -210,13 +209,17 @@ impl EventLoop<'_> {
                 "it reached max_requests",
             );
         }
-        self.pool.submit(Task::new(
-            id,
-            request,
-            c.peer.clone(),
-            out,
-            self.task_settings.clone(),
-        ));
+        self.pool.submit(
+            Task::new(
+                id,
+                request,
+                c.peer.clone(),
+                out,
+                self.task_settings.clone(),
+                self.now,
+            ),
+            self.now,
+        );
         // The app thread tells us when it has output for us or is done; looking at
         // its buffer now would only contend for its lock while it writes. Only more
         // input (pipelined, or a body) is our business.
@@ -237,7 +240,7 @@ impl EventLoop<'_> {
         }
         match write_output(c) {
             Ok(true) => {
-                c.last_activity = Instant::now();
+                c.last_activity = self.now;
                 Next::Continue
             }
             Ok(false) => {
@@ -273,7 +276,7 @@ impl EventLoop<'_> {
             return Next::Done;
         };
         if c.conn.is_between_requests() {
-            let now = Instant::now();
+            let now = self.now;
             let since = *c.resting_since.get_or_insert(now);
             if draining && now.duration_since(since) >= drain_patience(c) {
                 // Everything the client sent has been read (the read above ran to
@@ -326,7 +329,7 @@ impl EventLoop<'_> {
             (_, Discarded::Eof) | (CloseKind::Clean, Discarded::Nothing) => self.close(index),
             (CloseKind::Linger, _) | (CloseKind::Clean, Discarded::Some) => {
                 c.stream.shutdown_write();
-                let deadline = Instant::now() + LINGER;
+                let deadline = self.now + LINGER;
                 c.life = Life::Lingering { deadline };
                 self.deadlines.expect(deadline);
             }
@@ -340,8 +343,10 @@ impl EventLoop<'_> {
         // No deregister: closing the socket (dropping the stream) removes it from
         // the epoll set, and the extra epoll_ctl would cost a syscall per connection.
         // App threads that write to it directly check the disconnect first, under
-        // the output's lock (`OutBuf`).
+        // the output's lock (`OutBuf`): after this, none writes to the descriptor
+        // that the drop below closes (and the kernel may reuse).
         c.conn.disconnect();
+        c.out.disconnect();
         drop(c);
         log::debug!("channel {index} closed");
         self.free.push(index);

@@ -137,6 +137,11 @@ pub struct EventLoop<'p> {
     date: DateCache,
     /// When the next connection deadline may fall due.
     deadlines: NextDeadline,
+    /// When this turn of the loop began (poll returned), and the Unix second then:
+    /// every timestamp a turn records (activity, rest, a request's arrival) is read
+    /// from here, one clock read per turn instead of several per request.
+    now: Instant,
+    now_unix: u64,
 }
 
 impl<'p> EventLoop<'p> {
@@ -214,6 +219,8 @@ impl<'p> EventLoop<'p> {
                 read_buf,
                 date: DateCache::default(),
                 deadlines: NextDeadline::default(),
+                now: Instant::now(),
+                now_unix: unix_secs(),
             },
             wake,
         ))
@@ -232,8 +239,9 @@ impl<'p> EventLoop<'p> {
                 _ => Duration::from_secs(1),
             };
             // Queued tasks: look again when the oldest is due for another thread.
-            if let Some(at) = self.pool.spread(Instant::now()) {
-                timeout = timeout.min(at.saturating_duration_since(Instant::now()));
+            // (`now` is the end of the last turn, a moment ago.)
+            if let Some(at) = self.pool.spread(self.now) {
+                timeout = timeout.min(at.saturating_duration_since(self.now));
             }
             if !self.wake.park() {
                 timeout = Duration::ZERO;
@@ -244,6 +252,8 @@ impl<'p> EventLoop<'p> {
                 }
                 return Err(e);
             }
+            self.now = Instant::now();
+            self.now_unix = unix_secs();
             // What app threads reported first (with what they noted without a
             // wake): a connection whose response ended is then idle before its
             // next request is read below, rather than driven again after that
@@ -273,6 +283,7 @@ impl<'p> EventLoop<'p> {
                 }
             }
             let now = Instant::now();
+            self.now = now;
             if now >= self.next_heartbeat {
                 self.next_heartbeat = now + HEARTBEAT;
                 if let Some(link) = &mut self.link {

@@ -99,7 +99,7 @@ impl DirectWrite for SocketWriter {
 /// the extra read that would only say WouldBlock — one syscall per request saved.
 /// Not once the kernel has reported the client's FIN: that edge is already spent,
 /// so the loop reads on to the EOF.
-pub(super) fn read_input(c: &mut Connection, buf: &mut [u8]) -> io::Result<()> {
+pub(super) fn read_input(c: &mut Connection, buf: &mut [u8], now: Instant) -> io::Result<()> {
     while c.conn.wants_read() {
         match c.stream.read(buf) {
             Ok(0) => {
@@ -108,7 +108,7 @@ pub(super) fn read_input(c: &mut Connection, buf: &mut [u8]) -> io::Result<()> {
                 return Ok(());
             }
             Ok(n) => {
-                c.last_activity = Instant::now();
+                c.last_activity = now;
                 c.conn.received(&buf[..n]);
                 if n < buf.len() && !c.read_closed {
                     c.readable = false;

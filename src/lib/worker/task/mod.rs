@@ -54,25 +54,26 @@ pub struct Task {
     id: u64,
     /// When the request was complete and handed to the pool.
     received: Instant,
-    request: Box<CompleteRequest>,
+    request: CompleteRequest,
     peer: Arc<Peer>,
     out: Arc<OutBuf>,
     settings: Arc<TaskSettings>,
 }
 
 impl Task {
-    /// Bundle a complete request for the pool (I/O thread: nothing else is done
-    /// here, so the I/O thread stays free for I/O).
+    /// Bundle a complete request, `received` at that instant, for the pool (I/O
+    /// thread: nothing else is done here, so the I/O thread stays free for I/O).
     pub fn new(
         id: u64,
-        request: Box<CompleteRequest>,
+        request: CompleteRequest,
         peer: Arc<Peer>,
         out: Arc<OutBuf>,
         settings: Arc<TaskSettings>,
+        received: Instant,
     ) -> Task {
         Task {
             id,
-            received: Instant::now(),
+            received,
             request,
             peer,
             out,
@@ -91,7 +92,7 @@ impl Task {
             settings,
         } = self;
         let guard = AbortOnUnwind(&out);
-        let CompleteRequest { head, body } = *request;
+        let CompleteRequest { head, body } = request;
         let content_length = body.len();
         // What can refuse the request before the app sees it: a body that cannot be
         // read back from its spill file, a malformed trusted proxy header.

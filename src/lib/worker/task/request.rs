@@ -168,7 +168,7 @@ impl<'r> Prepared<'r> {
         RequestView {
             id: self.id,
             flags: self.flags,
-            method: self.head.method().as_bytes(),
+            method: self.head.method_bytes(),
             uri: self.head.target(),
             script_name: self.script_name,
             path_info: self.path_info(),
@@ -196,7 +196,7 @@ impl<'r> Prepared<'r> {
     /// the worker's and the connection's.
     pub fn var(&self, name: &[u8], server_software: &'r str, disconnected: bool) -> Option<&[u8]> {
         let v: &[u8] = match name {
-            b"REQUEST_METHOD" => self.head.method().as_bytes(),
+            b"REQUEST_METHOD" => self.head.method_bytes(),
             b"REQUEST_URI" => self.head.target(),
             b"SCRIPT_NAME" => self.script_name,
             b"PATH_INFO" => self.path_info(),
