@@ -30,8 +30,8 @@ impl EventLoop<'_> {
                     break;
                 }
                 let accepted = match &slot.listener {
+                    // TCP_NODELAY comes from the listener (see EventLoop::new).
                     AnyListener::Tcp(l) => l.accept().map(|(s, addr)| {
-                        let _ = s.set_nodelay(true);
                         (
                             Stream::Tcp(s),
                             addr.ip().to_string(),

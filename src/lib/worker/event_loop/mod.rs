@@ -167,6 +167,7 @@ impl<'p> EventLoop<'p> {
             let mut listener = match l {
                 Listener::Tcp(t) => {
                     t.set_nonblocking(true)?;
+                    socket::no_delay_for_accepted(&t)?;
                     AnyListener::Tcp(TcpListener::from_std(t))
                 }
                 Listener::Unix { listener, .. } => {

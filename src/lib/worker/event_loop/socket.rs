@@ -82,6 +82,14 @@ impl Stream {
     }
 }
 
+/// Turn Nagle's algorithm off for every connection `listener` accepts: responses go
+/// out whole or in pieces the app chose, and Nagle would hold a small one back for
+/// the client's delayed ACK. Set once on the listener, since Linux copies it to each
+/// accepted socket: no setsockopt per connection.
+pub(super) fn no_delay_for_accepted(listener: &std::net::TcpListener) -> io::Result<()> {
+    socket2::SockRef::from(listener).set_nodelay(true)
+}
+
 /// A connection's socket as app threads write to it (see `conn::outbuf`).
 pub(super) struct SocketWriter(pub(super) std::os::fd::RawFd);
 
@@ -248,4 +256,18 @@ pub(super) fn is_disconnect(e: &io::Error) -> bool {
             | io::ErrorKind::ConnectionAborted
             | io::ErrorKind::UnexpectedEof
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accepted_sockets_inherit_no_delay_from_the_listener() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        no_delay_for_accepted(&listener).unwrap();
+        let _client = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (accepted, _) = listener.accept().unwrap();
+        assert!(accepted.nodelay().unwrap());
+    }
 }
