@@ -9,7 +9,7 @@
 //! in the hands of the app.
 pub mod outbuf;
 
-use crate::buffer::{Segment, SpillBuffer};
+use crate::buffer::{OutQueue, Segment, SpillBuffer};
 use crate::http::{
     BodyDecoder, BodyKind, HeadScan, Limits, ParseStatus, RequestError, RequestHead, Version,
 };
@@ -124,7 +124,7 @@ pub struct Conn {
     read: ReadState,
     ready: VecDeque<Ready>,
     write: WriteState,
-    output: VecDeque<Segment>,
+    output: OutQueue,
     peer_eof: bool,
     /// The request dispatched last asked to be the client's last (`Connection:
     /// close`, or HTTP/1.0 without keep-alive): after it, nothing more should come.
@@ -154,7 +154,7 @@ impl Conn {
             read: ReadState::Head,
             ready: VecDeque::new(),
             write: WriteState::Idle,
-            output: VecDeque::new(),
+            output: OutQueue::default(),
             peer_eof: false,
             client_said_close: false,
             rejected: None,
@@ -426,7 +426,7 @@ impl Conn {
                             if expect == Expect::Pending {
                                 // Still unanswered (the body arrived before its turn
                                 // came): the interim response precedes the final one.
-                                self.output.push_back(Segment::memory(CONTINUE.to_vec()));
+                                self.output.push(Segment::memory(CONTINUE.to_vec()));
                             }
                             self.client_said_close = !request.head.keep_alive;
                             return Step::Dispatch(request);
@@ -441,7 +441,7 @@ impl Conn {
                                     .is_server_fault()
                                     .then(|| error.detail().into_owned()),
                             });
-                            self.output.push_back(Segment::memory(response.bytes));
+                            self.output.push(Segment::memory(response.bytes));
                             // The rest of a rejected request may still be arriving.
                             self.write = WriteState::Closing(CloseKind::Linger);
                         }
@@ -449,7 +449,7 @@ impl Conn {
                             if let ReadState::Body { expect, .. } = &mut self.read {
                                 if *expect == Expect::Pending {
                                     *expect = Expect::Sent;
-                                    self.output.push_back(Segment::memory(CONTINUE.to_vec()));
+                                    self.output.push(Segment::memory(CONTINUE.to_vec()));
                                     continue;
                                 }
                             }
@@ -470,7 +470,7 @@ impl Conn {
     }
 
     /// The queued output, front first, for the event loop to write.
-    pub fn output(&mut self) -> &mut VecDeque<Segment> {
+    pub fn output(&mut self) -> &mut OutQueue {
         &mut self.output
     }
 
@@ -557,12 +557,8 @@ mod tests {
     }
 
     fn drain_output(conn: &mut Conn) -> Vec<u8> {
-        let mut all = Vec::new();
-        while let Some(seg) = conn.output().pop_front() {
-            if let Segment::Memory { data, pos } = seg {
-                all.extend_from_slice(&data[pos..]);
-            }
-        }
+        let all = conn.output().memory_contents();
+        conn.output().clear();
         all
     }
 

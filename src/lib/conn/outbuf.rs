@@ -16,13 +16,13 @@
 //!
 //! The app thread may also write to the socket itself, as Waitress's task threads
 //! flush: when nothing of this connection's output is in the I/O thread's hands
-//! (`Flush::Owned`), a push is written at once through `DirectWrite`, non-blocking,
-//! and only what the socket did not take is left for the I/O thread. A response
-//! written whole that way needs no wake-up at all: its completion is noted for the
-//! I/O thread's next turn (`Notify::note`), unless the I/O thread asked to hear of it
-//! promptly (it has pipelined requests waiting, or the client has finished).
-use crate::buffer::Segment;
-use std::collections::VecDeque;
+//! (`Flush::Owned`), a push is written at once through the socket's `Sink`,
+//! non-blocking, and only what the socket did not take is left for the I/O thread.
+//! A response written whole that way needs no wake-up at all: its completion is
+//! noted for the I/O thread's next turn (`Notify::note`), unless the I/O thread
+//! asked to hear of it promptly (it has pipelined requests waiting, or the client
+//! has finished).
+use crate::buffer::{OutQueue, Segment, Sink};
 use std::io::{self, IoSlice};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
@@ -37,19 +37,11 @@ pub trait Notify: Send + Sync {
     }
 }
 
-/// A non-blocking write to the connection's socket from an app thread (implemented
-/// by the worker on the socket's descriptor). Called only with the OutBuf's lock
-/// held, and the I/O thread disconnects the OutBuf (taking that lock) before it
-/// closes the socket, so a write never reaches a descriptor that was closed and
-/// reused.
-pub trait DirectWrite: Send + Sync {
-    /// Like writev(2) on a non-blocking socket: Ok(bytes), or WouldBlock when full.
-    fn write_now(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize>;
-}
-
-/// The most memory segments gathered into one direct write (a response is a few;
-/// more are written in further turns of the loop).
-const DIRECT_IOV: usize = 8;
+/// The connection's socket as an app thread writes to it (implemented by the worker
+/// on the socket's descriptor). Used only with the OutBuf's lock held, and the I/O
+/// thread disconnects the OutBuf (taking that lock) before it closes the socket, so
+/// a write never reaches a descriptor that was closed and reused.
+pub type DirectWriter = Arc<dyn Sink + Send + Sync>;
 
 /// How a response ended, decided by the app thread.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -85,7 +77,7 @@ enum Producer {
 }
 
 struct Shared {
-    segments: VecDeque<Segment>,
+    segments: OutQueue,
     /// Bytes pushed and not yet written to the socket (including those the I/O thread
     /// has taken but not written): what the high watermark limits.
     queued: u64,
@@ -122,7 +114,7 @@ pub struct OutBuf {
     token: usize,
     high_watermark: u64,
     notify: Arc<dyn Notify>,
-    direct: Option<Arc<dyn DirectWrite>>,
+    direct: Option<DirectWriter>,
     shared: Mutex<Shared>,
     drained: Condvar,
 }
@@ -139,7 +131,7 @@ impl OutBuf {
             notify,
             direct: None,
             shared: Mutex::new(Shared {
-                segments: VecDeque::new(),
+                segments: OutQueue::default(),
                 queued: 0,
                 queued_memory: 0,
                 peer: Peer::Connected,
@@ -155,7 +147,7 @@ impl OutBuf {
     }
 
     /// Let app threads write to the socket themselves (see the module doc).
-    pub fn with_direct_write(mut self, direct: Arc<dyn DirectWrite>) -> OutBuf {
+    pub fn with_direct_write(mut self, direct: DirectWriter) -> OutBuf {
         self.direct = Some(direct);
         self
     }
@@ -184,50 +176,15 @@ impl OutBuf {
         }
     }
 
-    /// Write the front memory segments straight to the socket (app thread, lock
-    /// held, `Flush::Owned`). Stops at a file segment, a full socket or an error
-    /// (which the I/O thread then meets on its own write and reports).
+    /// Write the memory segments at the front straight to the socket (app thread,
+    /// lock held, `Flush::Owned`), until a file region (the I/O thread's: see
+    /// `buffer::outq::FileSink`) or a full socket. An error is left for the I/O
+    /// thread to meet on its own write and report.
     fn write_directly(&self, s: &mut Shared) {
         let Some(direct) = &self.direct else { return };
-        loop {
-            // On the stack: this runs for every response an app thread writes.
-            let mut slices = [IoSlice::new(&[]); DIRECT_IOV];
-            let mut n = 0;
-            for seg in s.segments.iter() {
-                match seg {
-                    Segment::Memory { data, pos } if n < DIRECT_IOV => {
-                        slices[n] = IoSlice::new(&data[*pos..]);
-                        n += 1;
-                    }
-                    _ => break,
-                }
-            }
-            if n == 0 {
-                return;
-            }
-            let written = match direct.write_now(&slices[..n]) {
-                Ok(0) => return,
-                Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(_) => return,
-            };
-            s.queued -= written as u64;
-            s.queued_memory -= written as u64;
-            let mut left = written;
-            while left > 0 {
-                let Some(Segment::Memory { data, pos }) = s.segments.front_mut() else {
-                    break;
-                };
-                let avail = data.len() - *pos;
-                if left >= avail {
-                    left -= avail;
-                    s.segments.pop_front();
-                } else {
-                    *pos += left;
-                    left = 0;
-                }
-            }
-        }
+        let written = s.segments.write_memory_to(direct.as_ref());
+        s.queued -= written.bytes;
+        s.queued_memory -= written.memory;
     }
 
     fn lock(&self) -> MutexGuard<'_, Shared> {
@@ -260,7 +217,7 @@ impl OutBuf {
         debug_assert_eq!(s.producer, Producer::Running, "push after finish");
         s.queued += segment.remaining();
         s.queued_memory += segment.memory_bytes();
-        s.segments.push_back(segment);
+        s.segments.push(segment);
         if s.holding {
             return Ok(()); // after a final push: all of it goes out with `finish`
         }
@@ -312,7 +269,7 @@ impl OutBuf {
                 IoSlice::new(&prefix[written.min(prefix.len())..]),
                 IoSlice::new(&data[written.saturating_sub(prefix.len())..]),
             ];
-            match direct.write_now(&slices) {
+            match direct.write_vectored(&slices) {
                 Ok(0) => break,
                 Ok(n) => written += n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -340,7 +297,7 @@ impl OutBuf {
             debug_assert_eq!(s.producer, Producer::Running, "push after finish");
             s.queued += segment.remaining();
             s.queued_memory += segment.memory_bytes();
-            s.segments.push_back(segment);
+            s.segments.push(segment);
             s.holding = true;
             return Ok(());
         }
@@ -397,9 +354,9 @@ impl OutBuf {
     /// Move every queued segment to `into`; returns the completion once the producer
     /// has finished (and nothing is left to take). `prompt`: wake me as soon as the
     /// response is over (more work waits on this connection). I/O thread.
-    pub fn take(&self, into: &mut VecDeque<Segment>, prompt: bool) -> Option<Completion> {
+    pub fn take(&self, into: &mut OutQueue, prompt: bool) -> Option<Completion> {
         let mut s = self.lock();
-        s.taken += s.segments.iter().map(Segment::remaining).sum::<u64>();
+        s.taken += s.segments.bytes();
         into.append(&mut s.segments);
         s.notified = false;
         s.prompt = prompt;
@@ -474,8 +431,8 @@ mod tests {
         room: Mutex<usize>,
         got: Mutex<Vec<u8>>,
     }
-    impl DirectWrite for Socket {
-        fn write_now(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+    impl Sink for Socket {
+        fn write_vectored(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
             let mut room = self.room.lock().unwrap();
             if *room == 0 {
                 return Err(io::ErrorKind::WouldBlock.into());
@@ -509,7 +466,7 @@ mod tests {
         assert_eq!(*sock.got.lock().unwrap(), b"headbody");
         assert_eq!(n.woken.load(Ordering::SeqCst), 0);
         assert_eq!(n.noted.load(Ordering::SeqCst), 1);
-        let mut q = VecDeque::new();
+        let mut q = OutQueue::default();
         assert_eq!(out.take(&mut q, false), Some(Completion::KeepAlive));
         assert!(q.is_empty());
     }
@@ -521,7 +478,7 @@ mod tests {
         let out = OutBuf::new(1, 1 << 20, n.clone()).with_direct_write(sock.clone());
         out.push(Segment::memory(b"one".to_vec())).unwrap();
         out.finish(Completion::KeepAlive);
-        let mut q = VecDeque::new();
+        let mut q = OutQueue::default();
         assert_eq!(out.take(&mut q, false), Some(Completion::KeepAlive));
         // The next response runs again; with a 100 Continue queued ahead of it, it
         // is not written directly but handed to the I/O thread.
@@ -530,7 +487,7 @@ mod tests {
         out.push(Segment::memory(b"two".to_vec())).unwrap();
         assert_eq!(*sock.got.lock().unwrap(), b"one");
         assert_eq!(out.take(&mut q, false), None);
-        assert_eq!(q.len(), 1);
+        assert_eq!(q.bytes(), 3);
         q.clear();
         out.written(3, 3);
         out.finish(Completion::Close);
@@ -553,7 +510,7 @@ mod tests {
             "the rest needs the I/O thread"
         );
         // Once the I/O thread holds output, this thread never writes past it.
-        let mut q = VecDeque::new();
+        let mut q = OutQueue::default();
         out.take(&mut q, false);
         *sock.room.lock().unwrap() = 100;
         out.push(Segment::memory(b"gh".to_vec())).unwrap();
@@ -566,9 +523,9 @@ mod tests {
         );
         // After the I/O thread wrote its part, the output is the app thread's again.
         out.written(3, 3);
-        let mut rest = VecDeque::new();
+        let mut rest = OutQueue::default();
         out.take(&mut rest, false);
-        assert_eq!(rest.len(), 1);
+        assert_eq!(rest.bytes(), 2);
     }
 
     #[test]
@@ -600,7 +557,7 @@ mod tests {
         for (prompt, completion) in [(true, Completion::KeepAlive), (false, Completion::Close)] {
             let n = Arc::new(Both::default());
             let out = OutBuf::new(1, 1 << 20, n.clone()).with_direct_write(socket(100));
-            let mut q = VecDeque::new();
+            let mut q = OutQueue::default();
             out.take(&mut q, prompt);
             out.push(Segment::memory(b"x".to_vec())).unwrap();
             out.finish(completion);
@@ -626,9 +583,9 @@ mod tests {
         out.push(Segment::memory(b"a".to_vec())).unwrap();
         out.push(Segment::memory(b"b".to_vec())).unwrap();
         assert_eq!(n.0.load(Ordering::SeqCst), 1);
-        let mut q = VecDeque::new();
+        let mut q = OutQueue::default();
         assert_eq!(out.take(&mut q, false), None);
-        assert_eq!(q.len(), 2);
+        assert_eq!(q.bytes(), 2);
         out.finish(Completion::KeepAlive);
         assert_eq!(n.0.load(Ordering::SeqCst), 2);
         assert_eq!(out.take(&mut q, false), Some(Completion::KeepAlive));
@@ -644,7 +601,7 @@ mod tests {
         };
         std::thread::sleep(Duration::from_millis(50));
         assert!(!writer.is_finished(), "push must block at the watermark");
-        let mut q = VecDeque::new();
+        let mut q = OutQueue::default();
         out.take(&mut q, false);
         out.written(10, 10);
         assert_eq!(writer.join().unwrap(), Ok(()));

@@ -3,16 +3,13 @@
 //! read, discard and write a connection's bytes. I/O thread only, except
 //! `SocketWriter::write_now`, which an app thread calls while it owns the output.
 use super::connection::Connection;
-use crate::buffer::Segment;
-use crate::conn::outbuf::DirectWrite;
+use crate::buffer::outq::{FileSink, Stop};
+use crate::buffer::Sink;
 use mio::net::{TcpListener, TcpStream, UnixListener, UnixStream};
 use std::io::{self, IoSlice, Read, Write};
 use std::net::Shutdown;
 use std::os::fd::AsFd;
 use std::time::Instant;
-
-/// The most memory segments gathered into one writev.
-const MAX_IOV: usize = 64;
 
 pub(super) enum AnyListener {
     Tcp(TcpListener),
@@ -45,13 +42,6 @@ impl Stream {
         }
     }
 
-    pub(super) fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
-        match self {
-            Stream::Tcp(s) => s.write_vectored(bufs),
-            Stream::Unix(s) => s.write_vectored(bufs),
-        }
-    }
-
     pub(super) fn raw_fd(&self) -> std::os::fd::RawFd {
         use std::os::fd::AsRawFd;
         match self {
@@ -66,18 +56,33 @@ impl Stream {
             Stream::Unix(s) => s.shutdown(Shutdown::Write),
         };
     }
+}
 
-    pub(super) fn sendfile(
-        &self,
-        file: &std::fs::File,
-        offset: &mut i64,
-        count: usize,
-    ) -> io::Result<usize> {
+/// The I/O thread's writes.
+impl Sink for Stream {
+    fn write_vectored(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        match self {
+            // mio writes through a shared reference (`impl Write for &TcpStream`).
+            Stream::Tcp(s) => {
+                let mut s: &TcpStream = s;
+                s.write_vectored(bufs)
+            }
+            Stream::Unix(s) => {
+                let mut s: &UnixStream = s;
+                s.write_vectored(bufs)
+            }
+        }
+    }
+}
+
+impl FileSink for Stream {
+    fn send_file(&self, file: &std::fs::File, offset: u64, count: usize) -> io::Result<usize> {
         let out = match self {
             Stream::Tcp(s) => s.as_fd(),
             Stream::Unix(s) => s.as_fd(),
         };
-        nix::sys::sendfile::sendfile(out, file.as_fd(), Some(offset), count)
+        let mut offset = offset as i64;
+        nix::sys::sendfile::sendfile(out, file.as_fd(), Some(&mut offset), count)
             .map_err(io::Error::from)
     }
 }
@@ -93,8 +98,8 @@ pub(super) fn no_delay_for_accepted(listener: &std::net::TcpListener) -> io::Res
 /// A connection's socket as app threads write to it (see `conn::outbuf`).
 pub(super) struct SocketWriter(pub(super) std::os::fd::RawFd);
 
-impl DirectWrite for SocketWriter {
-    fn write_now(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+impl Sink for SocketWriter {
+    fn write_vectored(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
         crate::sys::writev_borrowed(self.0, bufs)
     }
 }
@@ -164,79 +169,12 @@ pub(super) fn discard_input(c: &mut Connection, buf: &mut [u8]) -> Discarded {
 
 /// Write queued output. Ok(true): all written; Ok(false): the socket is full.
 pub(super) fn write_output(c: &mut Connection) -> io::Result<bool> {
-    loop {
-        let (written, memory) = {
-            let out = c.conn.output();
-            match out.front_mut() {
-                None => return Ok(true),
-                Some(Segment::File {
-                    file,
-                    offset,
-                    remaining,
-                }) => {
-                    let count = (*remaining).min(1 << 30) as usize;
-                    let mut off = *offset as i64;
-                    let n = match c.stream.sendfile(file, &mut off, count) {
-                        Ok(0) => {
-                            return Err(io::Error::new(
-                                io::ErrorKind::UnexpectedEof,
-                                "the file being sent was truncated",
-                            ))
-                        }
-                        Ok(n) => n as u64,
-                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
-                        Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                        Err(e) => return Err(e),
-                    };
-                    *offset += n;
-                    *remaining -= n;
-                    if *remaining == 0 {
-                        out.pop_front();
-                    }
-                    (n, 0)
-                }
-                Some(Segment::Memory { .. }) => {
-                    let mut slices: Vec<IoSlice<'_>> = Vec::with_capacity(8);
-                    for seg in out.iter() {
-                        match seg {
-                            Segment::Memory { data, pos } if slices.len() < MAX_IOV => {
-                                slices.push(IoSlice::new(&data[*pos..]));
-                            }
-                            _ => break,
-                        }
-                    }
-                    let n = match c.stream.write_vectored(&slices) {
-                        Ok(0) => {
-                            return Err(io::Error::new(
-                                io::ErrorKind::WriteZero,
-                                "write returned 0",
-                            ))
-                        }
-                        Ok(n) => n,
-                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
-                        Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                        Err(e) => return Err(e),
-                    };
-                    drop(slices);
-                    let mut left = n;
-                    while left > 0 {
-                        let Some(Segment::Memory { data, pos }) = out.front_mut() else {
-                            break;
-                        };
-                        let avail = data.len() - *pos;
-                        if left >= avail {
-                            left -= avail;
-                            out.pop_front();
-                        } else {
-                            *pos += left;
-                            left = 0;
-                        }
-                    }
-                    (n as u64, n as u64)
-                }
-            }
-        };
-        c.conn.wrote(written, memory);
+    let written = c.conn.output().write_to(&c.stream);
+    c.conn.wrote(written.bytes, written.memory);
+    match written.stop {
+        Stop::Drained => Ok(true),
+        Stop::Full => Ok(false),
+        Stop::Failed(e) => Err(e),
     }
 }
 
