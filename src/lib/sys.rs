@@ -101,3 +101,73 @@ pub fn writev_borrowed(
     let fd = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
     nix::sys::uio::writev(fd, bufs).map_err(std::io::Error::from)
 }
+
+/// Add the listening socket `fd` to the epoll set `epoll` for reads, edge-triggered
+/// and exclusive (EPOLLEXCLUSIVE, Linux 4.5): of the workers waiting on a listener
+/// they share, a new connection wakes one that is parked in epoll_wait, not all of
+/// them (the thundering herd). `token` is what epoll reports for it (mio reads it
+/// as the event's `Token`).
+pub fn epoll_add_exclusive(epoll: RawFd, fd: RawFd, token: u64) -> std::io::Result<()> {
+    let mut event = libc::epoll_event {
+        events: (libc::EPOLLIN | libc::EPOLLET | libc::EPOLLEXCLUSIVE) as u32,
+        u64: token,
+    };
+    // SAFETY: epoll_ctl only reads `event`, during the call; both descriptors are
+    // the caller's and open.
+    if unsafe { libc::epoll_ctl(epoll, libc::EPOLL_CTL_ADD, fd, &mut event) } == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::fd::AsRawFd;
+    use std::sync::mpsc;
+    use std::time::Duration;
+
+    /// Two epoll sets (two workers) wait on one listener registered exclusively: a
+    /// connection wakes one of them. (Non-exclusive, it wakes both, every time.) A
+    /// waiter that is slow to reach epoll_wait sees the event too, so the check is
+    /// that a round with exactly one woken happens, not that every round is one.
+    #[test]
+    fn an_exclusive_listener_wakes_one_waiting_worker_per_connection() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let addr = listener.local_addr().unwrap();
+        let mut counts = Vec::new();
+        for _ in 0..5 {
+            let (woke_tx, woke_rx) = mpsc::channel();
+            let waiters: Vec<_> = (0..2)
+                .map(|_| {
+                    let poll = mio::Poll::new().unwrap();
+                    epoll_add_exclusive(poll.as_raw_fd(), listener.as_raw_fd(), 7).unwrap();
+                    let woke = woke_tx.clone();
+                    std::thread::spawn(move || {
+                        let mut poll = poll;
+                        let mut events = mio::Events::with_capacity(4);
+                        poll.poll(&mut events, Some(Duration::from_millis(600)))
+                            .unwrap();
+                        let got = events.iter().any(|e| e.token() == mio::Token(7));
+                        woke.send(got).unwrap();
+                    })
+                })
+                .collect();
+            std::thread::sleep(Duration::from_millis(200));
+            let _client = std::net::TcpStream::connect(addr).unwrap();
+            for w in waiters {
+                w.join().unwrap();
+            }
+            drop(woke_tx);
+            counts.push(woke_rx.iter().filter(|&got| got).count());
+            while listener.accept().is_ok() {}
+        }
+        assert!(counts.contains(&1), "woken per connection: {counts:?}");
+        assert!(
+            counts.iter().all(|&n| n >= 1),
+            "a connection woke nobody: {counts:?}"
+        );
+    }
+}

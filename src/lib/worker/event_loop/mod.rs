@@ -37,6 +37,7 @@ use mio::{Events, Interest, Poll, Token, Waker};
 use nix::unistd::Pid;
 use socket::{AnyListener, ListenSlot};
 use std::io;
+use std::os::fd::AsRawFd;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -176,9 +177,20 @@ impl<'p> EventLoop<'p> {
                 }
             };
             let token = Token(FIRST_LISTENER + i);
-            match &mut listener {
-                AnyListener::Tcp(t) => poll.registry().register(t, token, Interest::READABLE)?,
-                AnyListener::Unix(u) => poll.registry().register(u, token, Interest::READABLE)?,
+            // Every worker waits on the same listening sockets: a new connection
+            // should wake one of them, not all.
+            if let Err(e) =
+                crate::sys::epoll_add_exclusive(poll.as_raw_fd(), listener.raw_fd(), token.0 as u64)
+            {
+                log::debug!("EPOLLEXCLUSIVE refused ({e}); every worker is woken per connection");
+                match &mut listener {
+                    AnyListener::Tcp(t) => {
+                        poll.registry().register(t, token, Interest::READABLE)?
+                    }
+                    AnyListener::Unix(u) => {
+                        poll.registry().register(u, token, Interest::READABLE)?
+                    }
+                }
             }
             slots.push(ListenSlot {
                 listener,

@@ -16,6 +16,16 @@ pub(super) enum AnyListener {
     Unix(UnixListener),
 }
 
+impl AnyListener {
+    pub(super) fn raw_fd(&self) -> std::os::fd::RawFd {
+        use std::os::fd::AsRawFd;
+        match self {
+            AnyListener::Tcp(l) => l.as_raw_fd(),
+            AnyListener::Unix(l) => l.as_raw_fd(),
+        }
+    }
+}
+
 pub(super) struct ListenSlot {
     pub(super) listener: AnyListener,
     pub(super) local_port: String,
