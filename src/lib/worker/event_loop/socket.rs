@@ -1,7 +1,7 @@
 //! Sockets as the I/O thread uses them: listeners, accepted streams (TCP or unix),
 //! the raw socket app threads write through (`SocketWriter`), and the helpers that
-//! read, discard and write a connection's bytes. I/O thread only, except
-//! `SocketWriter::write_now`, which an app thread calls while it owns the output.
+//! read, discard and write a connection's bytes. I/O thread only, except the
+//! `SocketWriter`'s writes, which an app thread makes while it owns the output.
 use super::connection::Connection;
 use crate::buffer::outq::{FileSink, Stop};
 use crate::buffer::Sink;
