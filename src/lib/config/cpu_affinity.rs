@@ -27,7 +27,7 @@ impl CpuAffinity {
         let text = text.trim();
         let invalid = |why: &str| bad("cpu-affinity", text, why);
         match text.to_ascii_lowercase().as_str() {
-            "off" | "none" | "" => return Ok(CpuAffinity::Off),
+            "off" => return Ok(CpuAffinity::Off),
             "auto" => return Ok(CpuAffinity::Auto),
             _ => {}
         }
@@ -131,7 +131,7 @@ mod tests {
             CpuAffinity::parse(&first.to_string()).unwrap(),
             CpuAffinity::List(vec![first])
         );
-        for bad in ["x", "1-", "-1", "3-1", "1,,2", "0x1", "99999"] {
+        for bad in ["x", "", "none", "1-", "-1", "3-1", "1,,2", "0x1", "99999"] {
             let e = CpuAffinity::parse(bad).unwrap_err();
             assert_eq!(e.setting, "cpu-affinity", "{bad}");
         }

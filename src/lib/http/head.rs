@@ -13,6 +13,7 @@
 //! target forms (§3.2), version syntax (§2.3). Every error comes out as a
 //! `RequestError` with a message that says what was wrong.
 use super::error::{quote_line, Malformed, RequestError, Unsupported};
+use waitressd_sdk::rules::is_token_byte;
 
 /// The protocol versions we speak.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -320,10 +321,6 @@ const BYTE_CLASS: [u8; 256] = {
     table
 };
 
-fn is_tchar(b: u8) -> bool {
-    waitressd_sdk::rules::is_token_byte(b)
-}
-
 fn is_value_byte(b: u8) -> bool {
     BYTE_CLASS[b as usize] & VALUE != 0
 }
@@ -336,7 +333,7 @@ fn parse_request_line(line: &[u8]) -> Result<(Span, Span, Version), RequestError
     else {
         return Err(Malformed::StartLine.into());
     };
-    if method.is_empty() || !method.iter().all(|&b| is_tchar(b)) || target.is_empty() {
+    if method.is_empty() || !method.iter().all(|&b| is_token_byte(b)) || target.is_empty() {
         return Err(Malformed::StartLine.into());
     }
     if method.iter().any(u8::is_ascii_lowercase) {
@@ -396,7 +393,7 @@ fn parse_fields(raw: &mut [u8], from: usize) -> Result<Vec<(Span, Span)>, Reques
         let name = &line[..colon];
         let value = &line[colon + 1..];
         if name.is_empty()
-            || !name.iter().all(|&b| is_tchar(b))
+            || !name.iter().all(|&b| is_token_byte(b))
             || !value.iter().all(|&b| is_value_byte(b))
         {
             return Err(Malformed::InvalidHeader.into());

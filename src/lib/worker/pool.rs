@@ -33,8 +33,8 @@ enum Phase {
 const SPREAD_AFTER: Duration = Duration::from_millis(2);
 
 struct State {
-    /// Queued tasks, with when each was queued.
-    tasks: VecDeque<(Instant, Task)>,
+    /// Queued tasks, oldest first.
+    tasks: VecDeque<Task>,
     phase: Phase,
     /// Threads running a task, or woken to run one.
     busy: usize,
@@ -131,11 +131,10 @@ impl Pool {
         Ok(pool)
     }
 
-    /// Queue a task for the next free app thread; `now` is the time of queueing.
-    /// I/O thread.
-    pub fn submit(&self, task: Task, now: Instant) {
+    /// Queue a task for the next free app thread. I/O thread.
+    pub fn submit(&self, task: Task) {
         let mut s = self.queue.lock();
-        s.tasks.push_back((now, task));
+        s.tasks.push_back(task);
         self.queue.queued.store(s.tasks.len(), Ordering::Relaxed);
         let wake = s.busy == 0 && s.grant_wake();
         drop(s);
@@ -153,7 +152,7 @@ impl Pool {
             return None;
         }
         let mut s = self.queue.lock();
-        let since = s.tasks.front()?.0;
+        let since = s.tasks.front()?.received();
         if now.duration_since(since) >= SPREAD_AFTER {
             let wake = s.grant_wake();
             drop(s);
@@ -226,7 +225,7 @@ fn app_thread(app: &App, queue: &Queue, index: u32, ready: mpsc::Sender<Result<(
         let task = {
             let mut s = queue.lock();
             loop {
-                if let Some((_, task)) = s.tasks.pop_front() {
+                if let Some(task) = s.tasks.pop_front() {
                     queue.queued.store(s.tasks.len(), Ordering::Relaxed);
                     break Some(task);
                 }

@@ -209,17 +209,14 @@ impl EventLoop<'_> {
                 "it reached max_requests",
             );
         }
-        self.pool.submit(
-            Task::new(
-                id,
-                request,
-                c.peer.clone(),
-                out,
-                self.task_settings.clone(),
-                self.now,
-            ),
+        self.pool.submit(Task::new(
+            id,
+            request,
+            c.peer.clone(),
+            out,
+            self.task_settings.clone(),
             self.now,
-        );
+        ));
         // The app thread tells us when it has output for us or is done; looking at
         // its buffer now would only contend for its lock while it writes. Only more
         // input (pipelined, or a body) is our business.

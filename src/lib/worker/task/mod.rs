@@ -81,6 +81,12 @@ impl Task {
         }
     }
 
+    /// When the request was complete and handed to the pool (which times how long
+    /// it waits for a thread from this).
+    pub fn received(&self) -> Instant {
+        self.received
+    }
+
     /// Serve the request on this (app) thread and finish the response.
     pub fn run(self, app: &App, thread: &mut AppThread) {
         let Task {
